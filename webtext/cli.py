@@ -1,0 +1,197 @@
+"""``webtext-build <command>``: each command is one config class plus one function.
+
+Options are generated from the stage's config dataclass, so the CLI flags and the keys of
+``pipelines.yaml`` are the same names (``--min-karma`` <-> ``stages.urls.min_karma``).
+Exit codes: 0 done, 1 a stage or verification failed, 2 bad configuration or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+import tempfile
+import typing
+from pathlib import Path
+from typing import Any, Literal
+
+from webtext import __version__
+from webtext.config import RunnerConfig, UrlsConfig, from_mapping
+from webtext.errors import ConfigError, FatalError, ShardError, StageFailedError
+
+log = logging.getLogger("webtext.cli")
+
+
+# ---------------------------------------------------------------------------------------------
+# Options from config dataclasses
+
+
+def _flag(f: dataclasses.Field) -> str:
+    return "--" + f.metadata.get("flag", f.name).replace("_", "-")
+
+
+def add_config_options(parser: argparse.ArgumentParser, cls: type) -> None:
+    """One option per config field; defaults are left to the dataclass (SUPPRESS)."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        help_text = f.metadata.get("help", "")
+        if f.metadata.get("positional"):
+            parser.add_argument(f.name, nargs="+", metavar=f.name.upper().rstrip("S"), help=help_text)
+            continue
+        kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS}
+        if tp is bool:
+            if f.default is True:
+                parser.add_argument("--no-" + _flag(f)[2:], action="store_false", help=help_text, **kwargs)
+            else:
+                parser.add_argument(_flag(f), action="store_true", help=help_text, **kwargs)
+            continue
+        args = [a for a in typing.get_args(tp) if a is not type(None)] or [tp]
+        base = args[0]
+        if typing.get_origin(base) is Literal:
+            kwargs["choices"] = list(typing.get_args(base))
+        elif base in (int, float):
+            kwargs["type"] = base
+        default = "" if f.default is dataclasses.MISSING or f.default is None else f" (default: {f.default})"
+        parser.add_argument(_flag(f), help=help_text + default, **kwargs)
+
+
+def config_from_args(cls: type, ns: argparse.Namespace) -> Any:
+    names = {f.name for f in dataclasses.fields(cls)}
+    return from_mapping(cls, {k: v for k, v in vars(ns).items() if k in names}, "")
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+
+
+def cmd_urls(ns: argparse.Namespace) -> int:
+    from webtext.crawl.url_stage import run_urls
+    from webtext.pipeline import summarise
+    from webtext.runner import make_runner
+
+    cfg = config_from_args(UrlsConfig, ns)
+    runner = make_runner(config_from_args(RunnerConfig, ns))
+    try:
+        manifest = run_urls(cfg, Path(ns.out), runner)
+    finally:
+        runner.close()
+    print(summarise("urls", manifest))
+    return 0
+
+
+def cmd_verify(ns: argparse.Namespace) -> int:
+    from webtext.data import verify_dataset
+
+    checked, problems = verify_dataset(Path(ns.dataset))
+    for p in problems:
+        print(f"MISMATCH {p}")
+    if problems:
+        print(f"verify: {len(problems)} problem(s) in {ns.dataset} ({checked} files checked)")
+        return 1
+    print(f"verify: OK, {checked} files match the manifest in {ns.dataset}")
+    return 0
+
+
+def cmd_pipelines_run(ns: argparse.Namespace) -> int:
+    from webtext.config import load_pipeline
+    from webtext.pipeline import run_pipeline, summarise
+    from webtext.runner import make_runner
+
+    pipeline = load_pipeline(Path(ns.pipeline))
+    overrides = {k: v for k, v in vars(ns).items() if k in {f.name for f in dataclasses.fields(RunnerConfig)}}
+    runner_cfg = from_mapping(RunnerConfig, {**dataclasses.asdict(pipeline.runner), **overrides}, "runner")
+    only = [s.strip() for s in ns.stages.split(",") if s.strip()] if ns.stages else None
+    runner = make_runner(runner_cfg)
+    try:
+        results = run_pipeline(pipeline, runner, only)
+    finally:
+        runner.close()
+    for name, manifest in results.items():
+        print(summarise(name, manifest))
+    return 0
+
+
+def cmd_demo(ns: argparse.Namespace) -> int:
+    from webtext.demo.harness import run_demo
+    from webtext.pipeline import summarise
+    from webtext.runner import make_runner
+
+    workdir = Path(ns.out) if ns.out else Path(tempfile.mkdtemp(prefix="webtext-demo-"))
+    runner = make_runner(config_from_args(RunnerConfig, ns))
+    try:
+        results = run_demo(workdir, runner, submissions=ns.submissions)
+    finally:
+        runner.close()
+    print(f"demo outputs in {workdir}")
+    for name, manifest in results.items():
+        print(summarise(name, manifest))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="webtext-build", description="Rebuild GPT-2's WebText: Reddit links -> ... -> GPT-2.",
+    )
+    parser.add_argument("--version", action="version", version=f"webtext {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-v: debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("urls", help="Reddit submission dumps -> de-duplicated outbound URLs with karma",
+                       description=UrlsConfig.__doc__)
+    add_config_options(p, UrlsConfig)
+    p.add_argument("--out", required=True, help="output dataset folder")
+    add_config_options(p.add_argument_group("runner"), RunnerConfig)
+    p.set_defaults(func=cmd_urls)
+
+    p = sub.add_parser("verify", help="recompute sha256 and row counts of a dataset against its manifest")
+    p.add_argument("dataset", help="dataset folder (holding _manifest.json)")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("pipelines", help="run the stages declared in a pipelines.yaml")
+    psub = p.add_subparsers(dest="pipelines_command", required=True, metavar="ACTION")
+    pr = psub.add_parser("run", help="run the declared stages in order (finished stages are skipped)")
+    pr.add_argument("pipeline", help="path of the pipelines.yaml")
+    pr.add_argument("--stages", help="comma-separated subset of the declared stages to run")
+    add_config_options(pr.add_argument_group("runner (overrides the YAML's runner section)"), RunnerConfig)
+    pr.set_defaults(func=cmd_pipelines_run)
+
+    p = sub.add_parser("demo", help="generate a sample and run every stage on it")
+    p.add_argument("--out", help="work folder (default: a new temporary folder)")
+    p.add_argument("--submissions", type=int, default=6000, help="submissions in the sample dump")
+    add_config_options(p.add_argument_group("runner"), RunnerConfig)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from webtext.logs import setup_logging
+
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    setup_logging(-1 if ns.quiet else ns.verbose)
+    try:
+        return ns.func(ns)
+    except ConfigError as exc:
+        key = exc.key.split("[")[0]
+        hint = f" (--{key.replace('_', '-')})" if key and "." not in key and not key.startswith("-") else ""
+        print(f"webtext-build: configuration error: {exc}{hint}", file=sys.stderr)
+        return 2
+    except StageFailedError as exc:
+        print(f"webtext-build: {exc}", file=sys.stderr)
+        return 1
+    except (ShardError, FatalError) as exc:
+        print(f"webtext-build: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("webtext-build: interrupted; finished shards are kept and a rerun resumes", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

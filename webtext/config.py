@@ -1,0 +1,283 @@
+"""Typed configuration for every stage, shared by the CLI flags and ``pipelines.yaml``.
+
+Each stage has one dataclass. Its fields carry their help text in ``metadata["help"]``; the CLI
+builds its options from them (``min_karma`` -> ``--min-karma``; a bool that defaults to True
+becomes ``--no-<name>``) and ``pipelines.yaml`` uses the same names as keys. Every value goes
+through ``from_mapping``, which raises ``ConfigError`` naming the YAML key (or CLI flag) for an
+unknown key, a wrong type or a missing value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import datetime as dt
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from webtext.errors import ConfigError
+
+T = TypeVar("T")
+
+
+def opt(default: Any = dataclasses.MISSING, help: str = "", **meta: Any) -> Any:
+    """A config field with help text (``positional=True`` for CLI positionals)."""
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"help": help, **meta})
+    return field(default=default, metadata={"help": help, **meta})
+
+
+# ---------------------------------------------------------------------------------------------
+# Generic loading and type checking
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin is list:
+        return f"list of {_type_name(typing.get_args(tp)[0])}"
+    return "null" if tp is type(None) else getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(value, a, key)
+            except ConfigError:
+                continue
+        raise ConfigError(key, f"expected {_type_name(tp)}, got {value!r}")
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            raise ConfigError(key, f"expected one of {', '.join(map(repr, choices))}, got {value!r}")
+        return value
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if isinstance(value, str | int | float) and not isinstance(value, bool) and item is str:
+            value = [value]
+        if not isinstance(value, list | tuple):
+            raise ConfigError(key, f"expected a list, got {value!r}")
+        return [_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(key, f"expected true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(key, f"expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(key, f"expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, int | float | dt.date) and not isinstance(value, bool):
+            return str(value)  # YAML reads 2018-01-01 as a date
+        raise ConfigError(key, f"expected a string, got {value!r}")
+    raise TypeError(f"unsupported config type {tp!r} at {key}")
+
+
+def from_mapping(cls: type[T], data: dict[str, Any] | None, key: str, base: Path | None = None) -> T:
+    """Build config ``cls`` from a mapping; errors name ``key.<field>``.
+
+    With ``base``, relative paths in the config are taken relative to it (the YAML's folder).
+    """
+    data = dict(data or {})
+    if not isinstance(data, dict):
+        raise ConfigError(key, f"expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"{key}.{unknown[0]}" if key else unknown[0],
+            f"unknown key; valid keys are: {', '.join(sorted(fields))}",
+        )
+    values = {}
+    for name, f in fields.items():
+        sub = f"{key}.{name}" if key else name
+        if name in data:
+            values[name] = _coerce(data[name], hints[name], sub)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(sub, "missing required value")
+    obj = cls(**values)
+    if base is not None and hasattr(obj, "resolve_paths"):
+        obj = obj.resolve_paths(base)
+    validate = getattr(obj, "validate", None)
+    if validate is not None:
+        validate(key)
+    return obj
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def parse_date(value: str, key: str) -> int:
+    """``2018-01-01`` (UTC) or an epoch second count -> epoch seconds."""
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ConfigError(key, f"expected a date like 2018-01-01 or epoch seconds, got {value!r}") from exc
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return int(when.timestamp())
+
+
+def _sub(key: str, name: str) -> str:
+    return f"{key}.{name}" if key else name
+
+
+# ---------------------------------------------------------------------------------------------
+# Stage configs
+
+
+@dataclass
+class RunnerConfig:
+    """Where shards run."""
+
+    kind: Literal["ray", "local"] = opt(
+        "ray", "ray: one Ray task per shard (embedded local Ray, or the cluster in RAY_ADDRESS); "
+        "local: in this process", flag="runner",
+    )
+    max_retries: int = opt(2, "retries per shard for transient errors and lost workers")
+    cpus_per_task: float = opt(1.0, "CPUs Ray reserves for each shard task")
+    num_cpus: int | None = opt(None, "CPUs of the embedded local Ray (default: all)")
+    dashboard: bool = opt(True, "start the Ray dashboard (bound to 127.0.0.1) with the embedded Ray")
+
+    def validate(self, key: str) -> None:
+        if self.max_retries < 0:
+            raise ConfigError(_sub(key, "max_retries"), "must be >= 0")
+        if self.cpus_per_task <= 0:
+            raise ConfigError(_sub(key, "cpus_per_task"), "must be > 0")
+        if self.num_cpus is not None and self.num_cpus < 1:
+            raise ConfigError(_sub(key, "num_cpus"), "must be >= 1")
+
+
+@dataclass
+class UrlsConfig:
+    """The ``urls`` stage: Reddit submissions -> de-duplicated outbound URLs with karma."""
+
+    inputs: list[str] = opt(
+        help="Pushshift dumps (.zst/.xz/.bz2/.gz/.json/.jsonl/.ndjson), URL lists ({u,r,k} JSON lines "
+        "or one URL per line .txt), or folders of them; globs allowed",
+        positional=True,
+    )
+    min_karma: int = opt(3, "keep URLs with at least this karma (GPT-2: 3)")
+    karma_mode: Literal["max", "sum"] = opt(
+        "max", "max: some submission of the URL reached min_karma (GPT-2's reading); "
+        "sum: karma summed over its submissions (OpenWebText2's)",
+    )
+    keep_self_posts: bool = opt(False, "keep self (text) posts")
+    keep_nsfw: bool = opt(False, "keep submissions marked over_18")
+    created_after: str | None = opt(None, "keep submissions created at or after this UTC date (2005-06-01)")
+    created_before: str | None = opt(None, "keep submissions created before this UTC date (2018-01-01)")
+    subreddit_blocklist: str | None = opt(None, "file with one subreddit per line to drop")
+    blocklists: bool = opt(True, "apply the Wikipedia, domain and extension blocklists")
+    domain_blocklist: str | None = opt(None, "replace the shipped media/social domain blocklist with this file")
+    extension_blocklist: str | None = opt(None, "replace the shipped non-HTML extension list with this file")
+    max_url_length: int = opt(2048, "drop URLs longer than this many characters")
+    buckets: int = opt(16, "URL-hash buckets for the global de-duplication (one reduce task each)")
+
+    def validate(self, key: str) -> None:
+        if not self.inputs:
+            raise ConfigError(_sub(key, "inputs"), "no inputs given")
+        for i, p in enumerate(self.inputs):
+            if not Path(p).exists() and not glob.glob(p):
+                raise ConfigError(f"{_sub(key, 'inputs')}[{i}]", f"input not found: {p}")
+        if self.min_karma < 0:
+            raise ConfigError(_sub(key, "min_karma"), "must be >= 0")
+        if not 1 <= self.buckets <= 65536:
+            raise ConfigError(_sub(key, "buckets"), "must be between 1 and 65536")
+        if self.max_url_length < 16:
+            raise ConfigError(_sub(key, "max_url_length"), "must be >= 16")
+        after = parse_date(self.created_after, _sub(key, "created_after")) if self.created_after else None
+        before = parse_date(self.created_before, _sub(key, "created_before")) if self.created_before else None
+        if after is not None and before is not None and after >= before:
+            raise ConfigError(_sub(key, "created_before"), "must be later than created_after")
+        for name in ("subreddit_blocklist", "domain_blocklist", "extension_blocklist"):
+            value = getattr(self, name)
+            if value is not None and not Path(value).is_file():
+                raise ConfigError(_sub(key, name), f"file not found: {value}")
+
+    def resolve_paths(self, base: Path) -> UrlsConfig:
+        """Relative paths are relative to ``base`` (the pipelines.yaml folder)."""
+
+        def fix(p: str | None) -> str | None:
+            return None if p is None else str(base / p) if not Path(p).is_absolute() else p
+
+        return dataclasses.replace(
+            self,
+            inputs=[fix(p) or p for p in self.inputs],
+            subreddit_blocklist=fix(self.subreddit_blocklist),
+            domain_blocklist=fix(self.domain_blocklist),
+            extension_blocklist=fix(self.extension_blocklist),
+        )
+
+
+#: Stage name -> its config class, in pipeline order. Later stages register here.
+STAGES: dict[str, type] = {"urls": UrlsConfig}
+
+
+@dataclass
+class PipelineConfig:
+    """A ``pipelines.yaml`` file: where outputs go, how shards run, which stages with what."""
+
+    workdir: Path
+    runner: RunnerConfig
+    stages: dict[str, Any]
+    outs: dict[str, Path]
+    source: Path
+
+
+def load_pipeline(path: Path) -> PipelineConfig:
+    """Read and validate a pipelines.yaml; every error names the key to change."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("", f"pipeline file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError("", f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError("", f"{path}: expected a mapping with 'workdir', 'runner' and 'stages'")
+    unknown = sorted(set(data) - {"workdir", "runner", "stages"})
+    if unknown:
+        raise ConfigError(unknown[0], "unknown key; valid keys are: runner, stages, workdir")
+    base = path.resolve().parent
+    workdir = base / _coerce(data.get("workdir", "webtext-data"), str, "workdir")
+    runner = from_mapping(RunnerConfig, data.get("runner"), "runner")
+    raw_stages = data.get("stages")
+    if not isinstance(raw_stages, dict) or not raw_stages:
+        raise ConfigError("stages", f"expected a mapping of stage names ({', '.join(STAGES)}) to settings")
+    stages: dict[str, Any] = {}
+    outs: dict[str, Path] = {}
+    for name, settings in raw_stages.items():
+        if name not in STAGES:
+            raise ConfigError(f"stages.{name}", f"unknown stage; valid stages are: {', '.join(STAGES)}")
+        settings = dict(settings or {})
+        out = settings.pop("out", None)
+        outs[name] = base / _coerce(out, str, f"stages.{name}.out") if out else workdir / name
+        stages[name] = from_mapping(STAGES[name], settings, f"stages.{name}", base=base)
+    return PipelineConfig(workdir=workdir, runner=runner, stages=stages, outs=outs, source=path)

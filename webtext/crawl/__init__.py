@@ -1,0 +1,1 @@
+"""Getting pages: Reddit dumps -> URL records (pushshift, urls) and, later, the crawler."""

@@ -1,0 +1,331 @@
+"""The ``urls`` stage: submission dumps -> one row per normalised outbound URL.
+
+Two passes, each a dataset under the runner's contract:
+
+1. ``<out>/buckets`` (map, one shard per input file): stream the file, filter submissions and
+   URLs, and append each kept submission to the bucket ``crc32(url) % buckets`` as
+   ``<out>/buckets/bNNNNN/part-<input>.parquet``. Memory stays bounded: rows are flushed to
+   Parquet every ``FLUSH_ROWS``.
+2. ``<out>`` (reduce, one shard per bucket): all rows of a URL are in one bucket, so each bucket
+   is aggregated on its own (repeated submissions across dumps counted once), the karma filter
+   applied, and ``part-NNNNN.parquet`` written: DESIGN's **urls** schema plus ``raw_urls`` and
+   ``karma_max``/``karma_sum``.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import zlib
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from webtext.config import UrlsConfig, parse_date, to_dict
+from webtext.crawl.pushshift import SubmissionFilter, read_submissions
+from webtext.crawl.streams import COMPRESSIONS
+from webtext.crawl.urls import Blocklist, UrlFilter, UrlRejected
+from webtext.data import Manifest, ParquetStreamWriter, read_parquet, write_parquet
+from webtext.errors import ConfigError
+from webtext.paths import part_name
+from webtext.runner import Runner, ShardOutput, ShardTask, input_identity, run_stage
+
+log = logging.getLogger(__name__)
+
+FLUSH_ROWS = 100_000  # rows buffered in memory per map shard before they go to Parquet
+_CACHE_MAX = 100_000  # raw URL -> normalised URL memo per map shard
+PLAIN_SUFFIXES = (".json", ".jsonl", ".ndjson", ".txt")
+
+
+def _bucket_schema():
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("url", pa.string()),
+            ("url_raw", pa.string()),
+            ("domain", pa.string()),
+            ("score", pa.int64()),
+            ("submission_id", pa.string()),
+            ("subreddit", pa.string()),
+            ("created_utc", pa.int64()),
+        ]
+    )
+
+
+def urls_schema():
+    """DESIGN's urls schema plus ``raw_urls``, ``karma_max`` and ``karma_sum``."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("url", pa.string()),
+            ("url_raw", pa.string()),
+            ("domain", pa.string()),
+            ("karma", pa.int64()),
+            ("karma_max", pa.int64()),
+            ("karma_sum", pa.int64()),
+            ("n_submissions", pa.int64()),
+            ("submission_ids", pa.list_(pa.string())),
+            ("subreddits", pa.list_(pa.string())),
+            ("first_created_utc", pa.int64()),
+            ("raw_urls", pa.list_(pa.string())),
+        ]
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs and filters
+
+
+def is_supported_input(path: Path) -> bool:
+    name = path.name.lower()
+    if name.startswith(".") or not path.is_file():
+        return False
+    return path.suffix.lower() in COMPRESSIONS or name.endswith(PLAIN_SUFFIXES)
+
+
+def expand_inputs(inputs: list[str]) -> list[Path]:
+    """Files named by ``inputs``: files as given, folders as their supported files, globs."""
+    files: list[Path] = []
+    for i, item in enumerate(inputs):
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if is_supported_input(f))
+            if not found:
+                raise ConfigError(f"inputs[{i}]", f"no supported input files in folder {p}")
+            files.extend(found)
+        elif p.is_file():
+            files.append(p)
+        else:
+            matched = sorted(Path(m) for m in glob.glob(item) if Path(m).is_file())
+            if not matched:
+                raise ConfigError(f"inputs[{i}]", f"input not found: {item}")
+            files.extend(matched)
+    unique = list(dict.fromkeys(f.resolve() for f in files))
+    return unique
+
+
+def _read_lines_set(path: str | None) -> frozenset[str]:
+    if path is None:
+        return frozenset()
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return frozenset(s.strip().lower().removeprefix("r/") for s in lines if s.strip() and not s.startswith("#"))
+
+
+def submission_filter(cfg: UrlsConfig) -> SubmissionFilter:
+    return SubmissionFilter(
+        keep_self_posts=cfg.keep_self_posts,
+        keep_nsfw=cfg.keep_nsfw,
+        created_after=parse_date(cfg.created_after, "created_after") if cfg.created_after else None,
+        created_before=parse_date(cfg.created_before, "created_before") if cfg.created_before else None,
+        subreddits=_read_lines_set(cfg.subreddit_blocklist),
+    )
+
+
+def url_filter(cfg: UrlsConfig) -> UrlFilter:
+    if not cfg.blocklists:
+        return UrlFilter(cfg.max_url_length, None, None, drop_wikipedia=False)
+    domains = Blocklist.load(Path(cfg.domain_blocklist) if cfg.domain_blocklist else None, "media-domains.txt")
+    exts = Blocklist.load(
+        Path(cfg.extension_blocklist) if cfg.extension_blocklist else None, "non-html-extensions.txt"
+    )
+    return UrlFilter(cfg.max_url_length, domains, exts, drop_wikipedia=True)
+
+
+def resolved_config(cfg: UrlsConfig) -> dict[str, Any]:
+    """The config as the manifest records it: with the blocklists' versions and digests."""
+    out = to_dict(cfg)
+    f = url_filter(cfg)
+    out["resolved_blocklists"] = {
+        "domains": f.domains.describe() if f.domains else None,
+        "extensions": f.extensions.describe() if f.extensions else None,
+        "wikipedia": f.drop_wikipedia,
+    }
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Pass 1: map one input file into URL-hash buckets
+
+
+def map_shard(cfg: UrlsConfig, dataset: Path, task: ShardTask) -> ShardOutput:
+    import pyarrow as pa
+
+    path = Path(task.payload["path"])
+    schema = _bucket_schema()
+    filt, ufilter, n_buckets = submission_filter(cfg), url_filter(cfg), cfg.buckets
+    counts: Counter[str] = Counter()
+    rows: list[list[tuple]] = [[] for _ in range(n_buckets)]
+    writers: dict[int, ParquetStreamWriter] = {}
+    cache: dict[str, tuple[str, str, int] | str] = {}
+    crc = zlib.crc32
+    kept = buffered = 0
+
+    def flush() -> None:
+        for b, bucket_rows in enumerate(rows):
+            if not bucket_rows:
+                continue
+            if b not in writers:
+                writers[b] = ParquetStreamWriter(dataset / f"b{b:05d}" / part_name(task.index), schema)
+            columns = list(zip(*bucket_rows, strict=True))
+            writers[b].write(pa.Table.from_arrays([pa.array(c, t) for c, t in zip(columns, schema.types,
+                                                                                   strict=True)], schema=schema))
+            bucket_rows.clear()
+
+    try:
+        for raw, score, sid, sub, created in read_submissions(path, filt, counts):
+            hit = cache.get(raw)
+            if hit is None:
+                try:
+                    url, domain = ufilter(raw)
+                    hit = (url, domain, crc(url.encode()) % n_buckets)
+                except UrlRejected as exc:
+                    hit = exc.reason
+                if len(cache) >= _CACHE_MAX:
+                    cache.clear()
+                cache[raw] = hit
+            if type(hit) is str:
+                counts["dropped_" + hit] += 1
+                continue
+            url, domain, b = hit  # type: ignore[misc]
+            rows[b].append((url, raw, domain, score, sid, sub, created))
+            kept += 1
+            buffered += 1
+            if buffered >= FLUSH_ROWS:
+                flush()
+                buffered = 0
+        flush()
+        for w in writers.values():
+            w.close()
+    except BaseException:
+        for w in writers.values():
+            w.abort()
+        raise
+    counts["kept_submissions"] = kept
+    counts.setdefault("lines", 0)
+    return ShardOutput(
+        files=[w.path for _, w in sorted(writers.items())],
+        counts=dict(counts),
+        rows={str(w.path): w.rows for w in writers.values()},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Pass 2: reduce one bucket into URL rows
+
+
+def aggregate_bucket(table, karma_mode: str, min_karma: int):
+    """Aggregate submission rows of one bucket into URL rows; returns (table, counts)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    counts: dict[str, int] = {"submissions_in": table.num_rows}
+    # The same submission can arrive twice (an RS_ and an RS_v2_ dump of one month): count it once.
+    has_id = pc.is_valid(table["submission_id"])
+    with_id, without_id = table.filter(has_id), table.filter(pc.invert(has_id))
+    if with_id.num_rows:
+        once = with_id.group_by(["submission_id", "url"], use_threads=False).aggregate(
+            [("url_raw", "first"), ("domain", "first"), ("score", "max"), ("subreddit", "first"),
+             ("created_utc", "min")]
+        )
+        once = once.rename_columns(
+            {"url_raw_first": "url_raw", "domain_first": "domain", "score_max": "score",
+             "subreddit_first": "subreddit", "created_utc_min": "created_utc"}
+        ).select(table.schema.names)
+        counts["duplicate_submissions"] = with_id.num_rows - once.num_rows
+        table = pa.concat_tables([once.cast(table.schema), without_id])
+    # Earliest submission first, so "first" picks the spelling that was posted first.
+    table = table.sort_by([("url", "ascending"), ("created_utc", "ascending")])
+    only_valid = pc.CountOptions(mode="only_valid")
+    g = table.group_by("url", use_threads=False).aggregate(
+        [
+            ("url_raw", "first"),
+            ("domain", "first"),
+            ("score", "max"),
+            ("score", "sum"),
+            ("url_raw", "count", pc.CountOptions(mode="all")),
+            ("submission_id", "distinct", only_valid),
+            ("subreddit", "distinct", only_valid),
+            ("created_utc", "min"),
+            ("url_raw", "distinct", only_valid),
+        ]
+    )
+    karma = g["score_max"] if karma_mode == "max" else g["score_sum"]
+    out = pa.table(
+        {
+            "url": g["url"],
+            "url_raw": g["url_raw_first"],
+            "domain": g["domain_first"],
+            "karma": karma,
+            "karma_max": g["score_max"],
+            "karma_sum": g["score_sum"],
+            "n_submissions": g["url_raw_count"],
+            "submission_ids": g["submission_id_distinct"],
+            "subreddits": g["subreddit_distinct"],
+            "first_created_utc": g["created_utc_min"],
+            "raw_urls": g["url_raw_distinct"],
+        }
+    ).cast(urls_schema())
+    counts["urls"] = out.num_rows
+    unknown = pc.is_null(out["karma"])
+    counts["urls_unknown_karma"] = pc.sum(unknown.cast(pa.int64())).as_py() or 0
+    # URLs from plain lists carry no karma: they are kept (the user listed them on purpose).
+    keep = pc.or_(unknown, pc.greater_equal(out["karma"], min_karma)).fill_null(True)
+    out = out.filter(keep).sort_by("url")
+    counts["dropped_karma"] = counts["urls"] - out.num_rows
+    counts["kept_urls"] = out.num_rows
+    return out, counts
+
+
+def reduce_shard(cfg: UrlsConfig, dataset: Path, task: ShardTask) -> ShardOutput:
+    import pyarrow as pa
+
+    schema = _bucket_schema()
+    tables = [read_parquet(Path(f)).cast(schema) for f in task.payload["files"]]
+    table = pa.concat_tables(tables) if tables else schema.empty_table()
+    out, counts = aggregate_bucket(table, cfg.karma_mode, cfg.min_karma)
+    path = dataset / part_name(task.index)
+    write_parquet(path, out)
+    return ShardOutput(files=[path], counts=counts, rows={str(path): out.num_rows})
+
+
+# ---------------------------------------------------------------------------------------------
+# Driver
+
+
+def run_urls(cfg: UrlsConfig, out: Path, runner: Runner) -> Manifest:
+    """Run both passes into ``out``; returns the final manifest (reruns skip finished work)."""
+    import functools
+
+    out = Path(out)
+    files = expand_inputs(cfg.inputs)
+    config = resolved_config(cfg)
+    buckets_dir = out / "buckets"
+    log.info("urls: %d input file(s), %d buckets", len(files), cfg.buckets)
+    mapped = run_stage(
+        stage="urls.buckets",
+        dataset=buckets_dir,
+        config=config,
+        inputs=[input_identity(f) for f in files],
+        tasks=[ShardTask(i, f.name, {"path": str(f)}) for i, f in enumerate(files)],
+        shard_fn=functools.partial(map_shard, cfg, buckets_dir),
+        runner=runner,
+        side_dirs=["b[0-9][0-9][0-9][0-9][0-9]"],
+    )
+    per_bucket: dict[int, list[str]] = {b: [] for b in range(cfg.buckets)}
+    for entry in mapped.files():
+        b = int(entry.path.split("/", 1)[0][1:])
+        per_bucket[b].append(str(buckets_dir / entry.path))
+    submissions = {k: v for k, v in mapped.stats.items() if k not in ("shards", "wall_seconds")}
+    return run_stage(
+        stage="urls",
+        dataset=out,
+        config=config,
+        inputs=[input_identity(buckets_dir)],
+        tasks=[ShardTask(b, f"bucket {b:05d}", {"files": fs}) for b, fs in per_bucket.items()],
+        shard_fn=functools.partial(reduce_shard, cfg, out),
+        runner=runner,
+        parts=["buckets"],
+        extra_stats={"submissions": submissions},
+    )

@@ -1,0 +1,257 @@
+"""Dataset files: Parquet shards with page checksums, file digests, manifests and verification.
+
+A dataset folder holds its main table (``part-NNNNN.parquet``), per-shard stats and, written
+last, ``_manifest.json`` (DESIGN.md, "Data contracts"). ``verify_dataset`` recomputes every
+digest and row count the manifest promises.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from webtext import __version__
+from webtext.errors import ShardError
+from webtext.paths import MANIFEST, atomic_path, atomic_write_bytes, manifest_path
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+log = logging.getLogger(__name__)
+
+MANIFEST_FORMAT = 1
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file of a dataset, as the manifest records it (path relative to the dataset folder)."""
+
+    path: str
+    rows: int | None
+    bytes: int
+    sha256: str
+
+
+def file_sha256(path: Path) -> tuple[str, int]:
+    """sha256 hex digest and size of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    n = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+            n += len(chunk)
+    return h.hexdigest(), n
+
+
+def count_rows(path: Path) -> int | None:
+    """Rows of a table file from its footer/schema; None for files that are not tables."""
+    name = Path(path).name
+    if name.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    if name.endswith(".arrow"):
+        import pyarrow as pa
+
+        with pa.memory_map(str(path)) as source:
+            return pa.ipc.open_file(source).read_all().num_rows
+    return None
+
+
+def describe_file(dataset: Path, path: Path, rows: int | None = None) -> FileEntry:
+    digest, size = file_sha256(path)
+    if rows is None:
+        rows = count_rows(path)
+    return FileEntry(str(Path(path).relative_to(dataset)), rows, size, digest)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parquet I/O
+
+
+def write_parquet(path: Path, table: pa.Table) -> None:
+    """Write ``table`` atomically, with page checksums so corruption is caught on read."""
+    import pyarrow.parquet as pq
+
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd", write_page_checksum=True)
+
+
+class ParquetStreamWriter:
+    """Append record batches to one Parquet file; it appears under its final name on ``close``."""
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        import pyarrow.parquet as pq
+
+        self.path = Path(path)
+        self.schema = schema
+        self._ctx = atomic_path(self.path)
+        self._tmp = self._ctx.__enter__()
+        self._writer = pq.ParquetWriter(self._tmp, schema, compression="zstd", write_page_checksum=True)
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows:
+            self._writer.write_table(table)
+            self.rows += table.num_rows
+
+    def close(self) -> None:
+        self._writer.close()
+        self._ctx.__exit__(None, None, None)
+
+    def abort(self) -> None:
+        import contextlib
+
+        with contextlib.suppress(Exception):
+            self._writer.close()
+        self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
+
+
+def read_parquet(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """Read a Parquet file verifying its page checksums; corruption is a ShardError naming it."""
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path, columns=columns, page_checksum_verification=True)
+    except (OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid (ValueError) / OSError
+        raise ShardError(f"cannot read Parquet file: {exc}", path=str(path)) from exc
+
+
+# ---------------------------------------------------------------------------------------------
+# Manifests
+
+
+@dataclass
+class Manifest:
+    """What ``_manifest.json`` holds; its presence marks the dataset complete."""
+
+    stage: str
+    fingerprint: str
+    config: dict[str, Any]
+    inputs: list[dict[str, Any]]
+    shards: list[dict[str, Any]]
+    stats: dict[str, Any]
+    parts: list[str] = field(default_factory=list)  # subfolders that carry their own manifest
+    code_version: str = __version__
+    format: int = MANIFEST_FORMAT
+    created_at: str = ""
+
+    def files(self) -> Iterable[FileEntry]:
+        for shard in self.shards:
+            for f in shard["files"]:
+                yield FileEntry(**f)
+
+    def write(self, dataset: Path) -> None:
+        if not self.created_at:
+            self.created_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        text = json.dumps(asdict(self), indent=2, sort_keys=True, default=str)
+        atomic_write_bytes(manifest_path(dataset), text.encode())
+
+    @classmethod
+    def read(cls, dataset: Path) -> Manifest | None:
+        path = manifest_path(dataset)
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text())
+            return cls(**data)
+        except (ValueError, TypeError) as exc:
+            log.warning("ignoring unreadable manifest %s (%s)", path, exc)
+            return None
+
+
+def manifest_digest(dataset: Path) -> str:
+    """Digest of a dataset's manifest: what a later stage records as its input's identity."""
+    return file_sha256(manifest_path(dataset))[0]
+
+
+def merge_counts(counts: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Sum numeric stats key by key (timings included)."""
+    merged: dict[str, Any] = {}
+    for c in counts:
+        for k, v in c.items():
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                continue
+            merged[k] = merged.get(k, 0) + v
+    return dict(sorted(merged.items()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Verification
+
+
+@dataclass
+class Problem:
+    path: str
+    what: str
+    expected: Any
+    actual: Any
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.what}: expected {self.expected}, actual {self.actual}"
+
+
+def verify_dataset(dataset: Path) -> tuple[int, list[Problem]]:
+    """Recompute sha256, size and rows of every file the manifest lists (recursing into parts).
+
+    Returns (files checked, problems). A missing manifest is itself a problem.
+    """
+    dataset = Path(dataset)
+    manifest = Manifest.read(dataset)
+    if manifest is None:
+        return 0, [Problem(str(manifest_path(dataset)), "manifest", "present and readable", "missing")]
+    checked = 0
+    problems: list[Problem] = []
+    listed: set[str] = set()
+    for entry in manifest.files():
+        path = dataset / entry.path
+        listed.add(entry.path)
+        checked += 1
+        if not path.exists():
+            problems.append(Problem(str(path), "file", f"sha256 {entry.sha256}", "missing"))
+            continue
+        digest, size = file_sha256(path)
+        if size != entry.bytes:
+            problems.append(Problem(str(path), "bytes", entry.bytes, size))
+        if digest != entry.sha256:
+            problems.append(Problem(str(path), "sha256", entry.sha256, digest))
+            continue  # a corrupt file's footer may not even parse
+        if entry.rows is not None:
+            try:
+                rows = count_rows(path)
+            except Exception as exc:  # a file that no longer parses is reported, not raised
+                rows = f"unreadable ({exc})"
+            if rows != entry.rows:
+                problems.append(Problem(str(path), "rows", entry.rows, rows))
+    for extra in sorted(dataset.glob("part-*")):
+        if extra.name not in listed:
+            problems.append(Problem(str(extra), "file", "not present (not in manifest)", "present"))
+    for part in manifest.parts:
+        n, sub = verify_dataset(dataset / part)
+        checked += n
+        problems.extend(sub)
+    return checked, problems
+
+
+__all__ = [
+    "MANIFEST",
+    "FileEntry",
+    "Manifest",
+    "ParquetStreamWriter",
+    "Problem",
+    "count_rows",
+    "describe_file",
+    "file_sha256",
+    "manifest_digest",
+    "merge_counts",
+    "read_parquet",
+    "verify_dataset",
+    "write_parquet",
+]

@@ -1,0 +1,65 @@
+"""Dataset folder layout (DESIGN.md, "Data contracts") and atomic file writes.
+
+Every file is written under a temporary name in its final folder and renamed into place once
+complete, so a reader (or a rerun) never sees half a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+MANIFEST = "_manifest.json"
+STATS_DIR = "stats"
+TMP_MARK = ".tmp-"
+
+
+def part_name(index: int, suffix: str = ".parquet") -> str:
+    """Name of a main-table shard: ``part-00042.parquet``."""
+    return f"part-{index:05d}{suffix}"
+
+
+def stats_path(dataset: Path, index: int) -> Path:
+    """Per-shard stats file; it doubles as the shard's completion marker."""
+    return Path(dataset) / STATS_DIR / f"{index:05d}.json"
+
+
+def manifest_path(dataset: Path) -> Path:
+    return Path(dataset) / MANIFEST
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it into place if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{TMP_MARK}{uuid.uuid4().hex[:12]}-{path.name}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def remove_temporaries(folder: Path) -> int:
+    """Delete temporaries left by a killed run (they are never part of a dataset)."""
+    n = 0
+    folder = Path(folder)
+    if folder.is_dir():
+        for p in folder.rglob(f"{TMP_MARK}*"):
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+                n += 1
+    return n

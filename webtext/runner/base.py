@@ -1,0 +1,67 @@
+"""What a runner runs: a shard task, the output of a shard function, and the shared wrapper
+that turns that output into the shard's stats file (its completion marker)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from webtext.data import describe_file
+from webtext.paths import atomic_write_bytes, stats_path
+
+
+@dataclass(frozen=True)
+class ShardTask:
+    """One unit of work: ``index`` names its output files (``00042``), ``label`` its input."""
+
+    index: int
+    label: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ShardOutput:
+    """What a shard function returns: the files it wrote (absolute) and its counters."""
+
+    files: list[Path]
+    counts: dict[str, int | float]
+    rows: dict[str, int] = field(default_factory=dict)  # known row counts by str(path): saves a re-read
+
+
+ShardFn = Callable[[ShardTask], ShardOutput]
+
+
+def execute_shard(fn: ShardFn, dataset: Path, fingerprint: str, task: ShardTask) -> dict[str, Any]:
+    """Run ``fn`` on one shard, then write its stats file last (the shard's completion marker).
+
+    Runs wherever the runner puts it (this process or a Ray worker) and returns the stats record.
+    """
+    start = time.perf_counter()
+    out = fn(task)
+    entries = [asdict(describe_file(dataset, Path(p), out.rows.get(str(p)))) for p in out.files]
+    record = {
+        "index": task.index,
+        "label": task.label,
+        "fingerprint": fingerprint,
+        "counts": out.counts,
+        "seconds": round(time.perf_counter() - start, 3),
+        "files": entries,
+    }
+    atomic_write_bytes(stats_path(dataset, task.index), json.dumps(record, indent=1, sort_keys=True).encode())
+    return record
+
+
+class Runner(Protocol):
+    """Runs ``fn`` on every task; returns (results by index, error text by index)."""
+
+    name: str
+
+    def run(
+        self, fn: Callable[[ShardTask], dict[str, Any]], tasks: Sequence[ShardTask], description: str
+    ) -> tuple[dict[int, dict[str, Any]], dict[int, str]]: ...
+
+    def close(self) -> None: ...

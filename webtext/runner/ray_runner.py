@@ -1,0 +1,110 @@
+"""The Ray runner: one Ray task per shard, same per-shard function as the local runner.
+
+Without ``RAY_ADDRESS`` it starts an embedded local Ray (dashboard bound to 127.0.0.1 only) and
+shuts it down on ``close``; with ``RAY_ADDRESS`` set (``ray job submit`` sets it) it joins that
+cluster. If Ray is already initialised in this process (tests share one), it is reused as is.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from webtext.errors import FatalError, RetryableError
+from webtext.logs import progress
+from webtext.runner.base import ShardTask
+from webtext.runner.local import describe_error
+
+log = logging.getLogger(__name__)
+
+
+def init_ray(num_cpus: int | None = None, dashboard: bool = True) -> bool:
+    """Connect to ``RAY_ADDRESS`` or start a local Ray on loopback. Returns True if we started it."""
+    try:
+        import ray
+    except ImportError as exc:  # pragma: no cover - ray is a declared dependency
+        raise FatalError("the Ray runner needs ray: pip install 'ray[default]'") from exc
+    if ray.is_initialized():
+        return False
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    address = os.environ.get("RAY_ADDRESS")
+    if address:
+        log.info("joining the Ray cluster at %s", address)
+        ray.init(address=address, logging_level=logging.WARNING)
+        return True
+    log.info("starting an embedded local Ray (dashboard on 127.0.0.1)")
+    ray.init(
+        address="local",
+        num_cpus=num_cpus,
+        include_dashboard=dashboard,
+        dashboard_host="127.0.0.1",
+        _node_ip_address="127.0.0.1",
+        logging_level=logging.WARNING,
+    )
+    return True
+
+
+def _call(fn: Callable[[ShardTask], dict[str, Any]], task: ShardTask) -> dict[str, Any]:
+    """The Ray task body (ray.remote needs a plain function, not a partial)."""
+    return fn(task)
+
+
+class RayRunner:
+    name = "ray"
+
+    def __init__(
+        self, max_retries: int = 2, cpus_per_task: float = 1.0, num_cpus: int | None = None,
+        dashboard: bool = True,
+    ) -> None:
+        self.max_retries = max_retries
+        self.cpus_per_task = cpus_per_task
+        self.num_cpus = num_cpus
+        self.dashboard = dashboard
+        self._owned: bool | None = None
+
+    def run(
+        self, fn: Callable[[ShardTask], dict[str, Any]], tasks: Sequence[ShardTask], description: str
+    ) -> tuple[dict[int, dict[str, Any]], dict[int, str]]:
+        import ray
+
+        if self._owned is None:
+            self._owned = init_ray(self.num_cpus, self.dashboard)
+        remote = ray.remote(_call).options(
+            num_cpus=self.cpus_per_task,
+            max_retries=self.max_retries,
+            retry_exceptions=[RetryableError],
+            name=description,
+        )
+        fn_ref = ray.put(fn)  # serialised once, shared by every task
+        pending = {remote.remote(fn_ref, task): task for task in tasks}
+        results: dict[int, dict[str, Any]] = {}
+        failures: dict[int, str] = {}
+        with progress(len(tasks), description) as bar:
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                for ref in done:
+                    task = pending.pop(ref)
+                    try:
+                        results[task.index] = ray.get(ref)
+                    except ray.exceptions.RayTaskError as exc:
+                        cause = exc.cause if getattr(exc, "cause", None) is not None else exc
+                        if isinstance(cause, FatalError):
+                            for other in pending:
+                                ray.cancel(other)
+                            raise cause from None
+                        failures[task.index] = describe_error(cause)
+                    except ray.exceptions.RayError as exc:  # worker died, task cancelled, ...
+                        failures[task.index] = f"{type(exc).__name__}: {exc}"
+                    if task.index in failures:
+                        log.error("shard %05d (%s) failed: %s", task.index, task.label, failures[task.index])
+                    bar.advance()
+        return results, failures
+
+    def close(self) -> None:
+        if self._owned:
+            import ray
+
+            ray.shutdown()
+        self._owned = None

@@ -1,0 +1,156 @@
+"""Run one stage (or one pass of a multi-pass stage) under the dataset contract.
+
+- The stage's *fingerprint* is a digest of its name, resolved config and input identities.
+- A folder whose manifest carries the same fingerprint is complete: the stage is skipped.
+- Otherwise shards whose stats file (their completion marker) carries the fingerprint, and whose
+  files are still there with the recorded sizes, are skipped; the rest run on the runner.
+- Output left by a different config or input is removed first (only files named by the
+  contract: ``part-*``, ``stats/``, the manifest and the stage's own side folders).
+- If any shard fails, the others still finish, no manifest is written and StageFailedError says
+  which shards failed and why.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from webtext.data import Manifest, manifest_digest, merge_counts
+from webtext.errors import StageFailedError
+from webtext.paths import MANIFEST, STATS_DIR, remove_temporaries, stats_path
+from webtext.runner.base import Runner, ShardFn, ShardTask, execute_shard
+
+log = logging.getLogger(__name__)
+
+
+def fingerprint_of(stage: str, config: dict[str, Any], inputs: list[dict[str, Any]]) -> str:
+    blob = json.dumps({"stage": stage, "config": config, "inputs": inputs}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def input_identity(path: Path) -> dict[str, Any]:
+    """How a stage records an input: a dataset by its manifest digest, a file by size and mtime."""
+    path = Path(path).resolve()
+    if (path / MANIFEST).exists():
+        return {"path": str(path), "manifest_sha256": manifest_digest(path)}
+    st = path.stat()
+    return {"path": str(path), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _read_stats(dataset: Path, index: int) -> dict[str, Any] | None:
+    path = stats_path(dataset, index)
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _shard_done(dataset: Path, record: dict[str, Any] | None, fingerprint: str) -> bool:
+    if not record or record.get("fingerprint") != fingerprint:
+        return False
+    for f in record["files"]:
+        p = dataset / f["path"]
+        if not p.exists() or p.stat().st_size != f["bytes"]:
+            return False
+    return True
+
+
+def _clear(dataset: Path, side_dirs: Sequence[str]) -> None:
+    for p in dataset.glob("part-*"):
+        p.unlink()
+    for pattern in (STATS_DIR, *side_dirs):
+        for path in dataset.glob(pattern):
+            if path.is_dir():
+                shutil.rmtree(path)
+    (dataset / MANIFEST).unlink(missing_ok=True)
+
+
+def _stale(dataset: Path, fingerprint: str, manifest: Manifest | None) -> bool:
+    if manifest is not None:
+        return manifest.fingerprint != fingerprint
+    stats = dataset / STATS_DIR
+    if not stats.is_dir():
+        return any(dataset.glob("part-*"))
+    for p in stats.glob("*.json"):
+        try:
+            if json.loads(p.read_text()).get("fingerprint") != fingerprint:
+                return True
+        except ValueError:
+            return True
+    return False
+
+
+def run_stage(
+    *,
+    stage: str,
+    dataset: Path,
+    config: dict[str, Any],
+    inputs: list[dict[str, Any]],
+    tasks: Sequence[ShardTask],
+    shard_fn: ShardFn,
+    runner: Runner,
+    parts: Sequence[str] = (),
+    side_dirs: Sequence[str] = (),  # glob patterns of the stage's own subfolders
+    extra_stats: dict[str, Any] | None = None,
+) -> Manifest:
+    """Run ``shard_fn`` over ``tasks`` into ``dataset``; return its manifest (new or existing)."""
+    dataset = Path(dataset)
+    fingerprint = fingerprint_of(stage, config, inputs)
+    existing = Manifest.read(dataset)
+    if existing is not None and existing.fingerprint == fingerprint:
+        log.info("%s: already complete in %s (same config and inputs); skipping", stage, dataset)
+        return existing
+    if _stale(dataset, fingerprint, existing):
+        log.info("%s: config or inputs changed since %s was written; redoing the stage", stage, dataset)
+        _clear(dataset, side_dirs)
+    dataset.mkdir(parents=True, exist_ok=True)
+    remove_temporaries(dataset)
+
+    records: dict[int, dict[str, Any]] = {}
+    todo: list[ShardTask] = []
+    for task in tasks:
+        record = _read_stats(dataset, task.index)
+        if _shard_done(dataset, record, fingerprint):
+            assert record is not None
+            records[task.index] = record
+        else:
+            todo.append(task)
+    if records:
+        log.info("%s: %d of %d shards already done; skipping them", stage, len(records), len(tasks))
+
+    start = time.perf_counter()
+    if todo:
+        fn = functools.partial(execute_shard, shard_fn, dataset, fingerprint)
+        results, failures = runner.run(fn, todo, description=stage)
+        if failures:
+            raise StageFailedError(stage, failures)
+        records.update(results)
+    shards = [records[t.index] for t in sorted(tasks, key=lambda t: t.index)]
+    stats = merge_counts(r["counts"] for r in shards)
+    stats["shards"] = len(shards)
+    stats["wall_seconds"] = round(time.perf_counter() - start, 3)
+    if extra_stats:
+        stats.update(extra_stats)
+    manifest = Manifest(
+        stage=stage,
+        fingerprint=fingerprint,
+        config=config,
+        inputs=inputs,
+        shards=[
+            {"index": r["index"], "label": r["label"], "files": r["files"], "counts": r["counts"],
+             "seconds": r["seconds"]}
+            for r in shards
+        ],
+        stats=stats,
+        parts=list(parts),
+    )
+    manifest.write(dataset)
+    log.info("%s: wrote %s (%d shards)", stage, dataset / MANIFEST, len(shards))
+    return manifest
