@@ -10,8 +10,8 @@ unknown key, a wrong type or a missing value.
 from __future__ import annotations
 
 import dataclasses
-import glob
 import datetime as dt
+import glob
 import types
 import typing
 from dataclasses import dataclass, field
@@ -177,7 +177,7 @@ class RunnerConfig:
 class UrlsConfig:
     """The ``urls`` stage: Reddit submissions -> de-duplicated outbound URLs with karma."""
 
-    inputs: list[str] = opt(
+    inputs: list[str] = opt(  # noqa: RUF009 - a required field with help text
         help="Pushshift dumps (.zst/.xz/.bz2/.gz/.json/.jsonl/.ndjson), URL lists ({u,r,k} JSON lines "
         "or one URL per line .txt), or folders of them; globs allowed",
         positional=True,

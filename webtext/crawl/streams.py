@@ -115,7 +115,8 @@ class LineReader:
 
     def __iter__(self) -> Iterator[bytes]:
         rest = b""
-        for chunk, self.offset in iter_chunks(self.path, self.kind):
+        for chunk, offset in iter_chunks(self.path, self.kind):
+            self.offset = offset
             if rest:
                 chunk = rest + chunk
             lines = chunk.split(b"\n")

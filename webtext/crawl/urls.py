@@ -35,7 +35,7 @@ _HEX = frozenset(b"0123456789abcdefABCDEF")
 _PATH_PLAIN = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/]*")
 _QUERY_PLAIN = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/?]*")
 _HOST_ASCII = re.compile(r"[a-z0-9_\-.]+")
-_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 #: Query parameters that only track the click; removing them never changes the page.
 TRACKING_PARAMS = frozenset(
@@ -163,7 +163,7 @@ def _normalise_query(query: str) -> str:
         if not p:
             continue
         p = _normalise_escapes(p, _QUERY_SAFE, _QUERY_PLAIN)
-        key = p.split("=", 1)[0].lower()
+        key = p.split("=", 1)[0].lstrip("?").lower()
         if key in TRACKING_PARAMS or key.startswith(TRACKING_PREFIXES):
             continue
         params.append(p)

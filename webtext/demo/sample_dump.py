@@ -74,7 +74,8 @@ def _record(rng: random.Random, i: int, url: str, score: int, is_self: bool, nsf
         "permalink": f"/r/{sub}/comments/{sid}/{title[:40].lower().replace(' ', '_')}/",
         "rte_mode": "markdown", "score": score, "secure_media": None, "secure_media_embed": {},
         "selftext": title * 3 if is_self else "", "send_replies": True, "spoiler": False, "stickied": False,
-        "subreddit": sub, "subreddit_id": f"t5_{zlib.crc32(sub.encode()) % 99999:x}", "subreddit_name_prefixed": f"r/{sub}",
+        "subreddit": sub, "subreddit_id": f"t5_{zlib.crc32(sub.encode()) % 99999:x}",
+        "subreddit_name_prefixed": f"r/{sub}",
         "subreddit_type": "public", "suggested_sort": None, "thumbnail": "default", "thumbnail_height": None,
         "thumbnail_width": None, "title": title, "url": url, "whitelist_status": "all_ads",
     }

@@ -1,0 +1,131 @@
+"""The Ray runner (one shared local Ray per session) and the `ray job submit` path."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from webtext.config import UrlsConfig
+from webtext.crawl.url_stage import run_urls
+from webtext.demo.sample_dump import write_sample_dump
+from webtext.errors import StageFailedError
+from webtext.runner import LocalRunner
+from webtext.runner.ray_runner import RayRunner
+
+pytestmark = pytest.mark.ray
+
+
+def _table(folder: Path):
+    return pq.read_table(sorted(folder.glob("*.parquet"))).sort_by("url")
+
+
+def test_ray_runner_matches_local_runner(ray_local, tmp_path):
+    for i in range(3):
+        write_sample_dump(tmp_path / "in" / f"RS_2017-0{i + 1}.zst", 1500, seed=i, junk_every=50)
+    cfg = UrlsConfig(inputs=[str(tmp_path / "in")], buckets=3)
+    runner = RayRunner(max_retries=1)
+    on_ray = run_urls(cfg, tmp_path / "ray", runner)
+    runner.close()  # must not shut down the session's Ray it did not start
+    assert ray_local.is_initialized()
+    local = run_urls(cfg, tmp_path / "local", LocalRunner())
+    assert _table(tmp_path / "ray").equals(_table(tmp_path / "local"))
+    assert on_ray.stats["kept_urls"] == local.stats["kept_urls"] > 0
+
+
+def test_ray_runner_reports_failed_shard_and_finishes_the_others(ray_local, tmp_path):
+    write_sample_dump(tmp_path / "in" / "RS_2017-01.zst", 1000, seed=1)
+    full = tmp_path / "full.zst"
+    write_sample_dump(full, 2000, seed=2, long_window=True)
+    data = full.read_bytes()
+    (tmp_path / "in" / "RS_2017-02.zst").write_bytes(data[: len(data) // 2])
+    write_sample_dump(tmp_path / "in" / "RS_2017-03.xz", 1000, seed=3)
+    out = tmp_path / "out"
+    with pytest.raises(StageFailedError) as err:
+        run_urls(UrlsConfig(inputs=[str(tmp_path / "in")], buckets=2), out, RayRunner(max_retries=0))
+    assert list(err.value.failures) == [1]
+    assert "ShardError" in err.value.failures[1] and "RS_2017-02.zst" in err.value.failures[1]
+    assert f"byte offset {len(data) // 2}" in err.value.failures[1]
+    assert sorted(p.name for p in (out / "buckets" / "stats").iterdir()) == ["00000.json", "00002.json"]
+    assert not (out / "buckets" / "_manifest.json").exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_ray_job_submit_runs_the_pipeline(tmp_path):
+    """`ray job submit --working-dir . -- webtext-build pipelines run pipelines.yaml`, for real."""
+    bindir = str(Path(sys.executable).parent)
+    ray_bin = Path(bindir) / "ray"
+    if not ray_bin.exists():
+        pytest.skip("the ray CLI is not installed next to this Python")
+    env = {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", ""), "RAY_USAGE_STATS_ENABLED": "0"}
+    env.pop("RAY_ADDRESS", None)
+    project = tmp_path / "project"
+    write_sample_dump(project / "dumps" / "RS_2017-12.zst", 2000, seed=7, junk_every=100)
+    out = tmp_path / "outputs"
+    (project / "pipelines.yaml").write_text(textwrap.dedent(f"""\
+        workdir: {out}
+        runner: {{kind: ray, max_retries: 1}}
+        stages:
+          urls:
+            inputs: [dumps]
+            created_before: 2018-01-01
+            buckets: 2
+        """))
+    gcs, dash, agent = _free_port(), _free_port(), _free_port()
+    head = subprocess.Popen(
+        [str(ray_bin), "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={gcs}",
+         "--dashboard-host=127.0.0.1", f"--dashboard-port={dash}", f"--dashboard-agent-listen-port={agent}",
+         "--num-cpus=2", "--include-dashboard=true", "--disable-usage-stats"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    address = f"http://127.0.0.1:{dash}"
+    try:
+        from ray.job_submission import JobStatus, JobSubmissionClient
+
+        deadline = time.time() + 120
+        client = None
+        while client is None:
+            try:
+                client = JobSubmissionClient(address)
+            except Exception:
+                if time.time() > deadline or head.poll() is not None:
+                    raise
+                time.sleep(1)
+        subprocess.run(
+            [str(ray_bin), "job", "submit", "--address", address, "--submission-id", "webtext-test",
+             "--working-dir", ".", "--no-wait", "--", "webtext-build", "pipelines", "run", "pipelines.yaml"],
+            cwd=project, env=env, check=True, capture_output=True, timeout=120,
+        )
+        status = None
+        while time.time() < deadline + 120:
+            status = client.get_job_status("webtext-test")
+            if status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.STOPPED):
+                break
+            time.sleep(1)
+        logs = client.get_job_logs("webtext-test")
+        assert status == JobStatus.SUCCEEDED, logs[-3000:]
+        assert "joining the Ray cluster" in logs
+        assert (out / "urls" / "_manifest.json").exists()
+        rows = _table(out / "urls")
+        assert rows.num_rows > 0 and all(k >= 3 for k in rows.column("karma").to_pylist())
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+            head.wait()
