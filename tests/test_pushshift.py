@@ -108,3 +108,21 @@ def test_real_dumps_have_the_documented_counts():
         rows, counts = _read(folder / name)
         assert counts["lines"] == total == len(rows)
         assert sum(1 for r in rows if r[1] >= 3) == at_least_3
+
+
+@pytest.mark.parametrize("junk_every", [0, 7])
+def test_fast_block_parser_matches_the_reference(tmp_path, junk_every):
+    """Arrow's block parser and the line-by-line one keep the same rows and count the same drops."""
+    from webtext.crawl.pushshift import read_submission_tables
+    from webtext.demo.sample_dump import write_sample_dump
+
+    path = tmp_path / "RS_2017-01.zst"
+    write_sample_dump(path, 3000, seed=5, junk_every=junk_every)
+    filt = SubmissionFilter(created_before=1_400_010_000, subreddits=frozenset({"books"}))
+    ref_rows, ref_counts = _read(path, filt)
+    fast_counts: Counter[str] = Counter()
+    tables = list(read_submission_tables(path, filt, fast_counts, block_bytes=64 << 10))
+    fast_rows = [tuple(r.values()) for t in tables for r in t.to_pylist()]
+    assert fast_rows == ref_rows
+    assert fast_counts == ref_counts
+    assert ref_counts["dropped_self_post"] and ref_counts["dropped_subreddit_blocklist"]

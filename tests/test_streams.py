@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from webtext.crawl.streams import LineReader, compression_of, iter_chunks
+from webtext.crawl.streams import block_lines, compression_of, iter_blocks, iter_chunks
 from webtext.errors import ShardError
 
 LINES = [f'{{"n": {i}, "text": "line {i}"}}'.encode() for i in range(5000)]
@@ -48,7 +48,8 @@ def test_multi_frame_files_are_read_to_the_end(tmp_path, suffix):
     path = tmp_path / f"dump{suffix}"
     path.write_bytes(b"".join(compress(p) for p in parts))
     assert _read_all(path) == BODY
-    assert list(LineReader(path, compression_of(path))) == LINES
+    lines = [x for block, _, _ in iter_blocks(path, compression_of(path), block_bytes=4096) for x in block_lines(block)]
+    assert lines == LINES
 
 
 @pytest.mark.parametrize("suffix", [".zst", ".xz", ".bz2", ".gz"])
@@ -95,11 +96,14 @@ def test_corrupt_frame_fails_with_offset(tmp_path):
     assert err.value.offset is not None
 
 
-def test_lines_and_tail_marker(tmp_path):
+def test_blocks_hold_whole_lines_and_mark_a_missing_final_newline(tmp_path):
     path = tmp_path / "plain.jsonl"
-    path.write_bytes(b"a\nb\nc")
-    reader = LineReader(path)
-    seen = []
-    for line in reader:
-        seen.append((line, reader.at_tail))
-    assert seen == [(b"a", False), (b"b", False), (b"c", True)]
+    path.write_bytes(b"a\n" * 3000 + b"\nlast")
+    blocks = list(iter_blocks(path, None, block_bytes=1000))
+    assert len(blocks) >= 2
+    assert all(b.endswith(b"\n") and not partial for b, partial, _ in blocks[:-1])
+    assert blocks[-1][1] is True and blocks[-1][0].endswith(b"last")
+    lines = [x for b, _, _ in blocks for x in block_lines(b)]
+    assert lines == [b"a"] * 3000 + [b"", b"last"]
+    path.write_bytes(b"a\nb\n")
+    assert list(iter_blocks(path, None)) == [(b"a\nb\n", False, 4)]

@@ -162,3 +162,44 @@ def test_user_blocklist_replaces_the_shipped_one(tmp_path):
     assert f("http://imgur.com/x")[0] == "http://imgur.com/x"
     with pytest.raises(UrlRejected):
         f("http://news.example.org/x")
+
+
+def _reference(f: UrlFilter, raw: str):
+    """The documented rules composed one by one: what UrlFilter's fast path must reproduce."""
+    from webtext.crawl.urls import host_suffixes, is_wikipedia
+
+    try:
+        url = normalise_url(raw, f.max_length)
+    except UrlRejected as exc:
+        return exc.reason
+    host = url_host(url)
+    if f.drop_wikipedia and is_wikipedia(host):
+        return "wikipedia"
+    if f.domains is not None and any(s in f.domains for s in host_suffixes(host)):
+        return "domain_blocklist"
+    if f.extensions is not None and path_extension(url) in f.extensions:
+        return "extension_blocklist"
+    return url, domain_of(host)
+
+
+_FILTER = UrlFilter(300, Blocklist.load(None, "media-domains.txt"), Blocklist.load(None, "non-html-extensions.txt"),
+                    drop_wikipedia=True)
+_simple_urls = st.builds(
+    "{}://{}{}{}{}{}".format,
+    st.sampled_from(["http", "https", "HTTPS"]),
+    st.sampled_from(["example.com", "WWW.Example.org", "en.wikipedia.org", "i.imgur.com", "a_b.c-d.net", "x.io."]),
+    st.sampled_from(["", "/", "/a/b", "/a/./b", "/file.PDF", "/x.jpg/", "/a&amp;b", "/.well-known/x", "/%41"]),
+    st.sampled_from(["", "?", "?b=2&a=1", "?utm_source=x", "?a=1&amp;b=2", "??x", "?q=%2f"]),
+    st.sampled_from(["", "#top", "#"]),
+    st.sampled_from(["", " ", ":8080"]),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_simple_urls | urls())
+def test_filter_fast_path_matches_the_rules(raw):
+    try:
+        got = _FILTER(raw)
+    except UrlRejected as exc:
+        got = exc.reason
+    assert got == _reference(_FILTER, raw)

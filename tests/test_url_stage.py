@@ -140,3 +140,13 @@ def test_failure_is_reported_not_raised_by_the_runner(tmp_path):
     assert list(err.value.failures) == [0]
     assert "RS_2017-04.zst" in err.value.failures[0]
     assert (tmp_path / "out" / "buckets" / "stats" / "00001.json").exists()
+
+
+def test_reduce_sub_passes_give_the_same_rows(tmp_path):
+    write_sample_dump(tmp_path / "in" / "RS_2017-01.zst", 8000, seed=11)
+    one = run_urls(UrlsConfig(inputs=[str(tmp_path / "in")], buckets=2), tmp_path / "one", LocalRunner())
+    many = run_urls(UrlsConfig(inputs=[str(tmp_path / "in")], buckets=2, reduce_rows=1000), tmp_path / "many",
+                    LocalRunner())
+    assert one.stats["reduce_passes"] == 2 and many.stats["reduce_passes"] > 4
+    key = lambda r: r["url"]  # noqa: E731
+    assert sorted(_rows(tmp_path / "one"), key=key) == sorted(_rows(tmp_path / "many"), key=key)

@@ -197,6 +197,9 @@ class UrlsConfig:
     extension_blocklist: str | None = opt(None, "replace the shipped non-HTML extension list with this file")
     max_url_length: int = opt(2048, "drop URLs longer than this many characters")
     buckets: int = opt(16, "URL-hash buckets for the global de-duplication (one reduce task each)")
+    reduce_rows: int = opt(
+        50_000, "rows a reduce task aggregates at once; larger buckets take several sub-passes (bounds memory)"
+    )
 
     def validate(self, key: str) -> None:
         if not self.inputs:
@@ -208,6 +211,8 @@ class UrlsConfig:
             raise ConfigError(_sub(key, "min_karma"), "must be >= 0")
         if not 1 <= self.buckets <= 65536:
             raise ConfigError(_sub(key, "buckets"), "must be between 1 and 65536")
+        if self.reduce_rows < 1000:
+            raise ConfigError(_sub(key, "reduce_rows"), "must be >= 1000")
         if self.max_url_length < 16:
             raise ConfigError(_sub(key, "max_url_length"), "must be >= 16")
         after = parse_date(self.created_after, _sub(key, "created_after")) if self.created_after else None

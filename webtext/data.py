@@ -87,14 +87,14 @@ def write_parquet(path: Path, table: pa.Table) -> None:
 class ParquetStreamWriter:
     """Append record batches to one Parquet file; it appears under its final name on ``close``."""
 
-    def __init__(self, path: Path, schema: pa.Schema) -> None:
+    def __init__(self, path: Path, schema: pa.Schema, compression: str = "zstd") -> None:
         import pyarrow.parquet as pq
 
         self.path = Path(path)
         self.schema = schema
         self._ctx = atomic_path(self.path)
         self._tmp = self._ctx.__enter__()
-        self._writer = pq.ParquetWriter(self._tmp, schema, compression="zstd", write_page_checksum=True)
+        self._writer = pq.ParquetWriter(self._tmp, schema, compression=compression, write_page_checksum=True)
         self.rows = 0
 
     def write(self, table: pa.Table) -> None:

@@ -99,29 +99,42 @@ def iter_chunks(path: Path, kind: str | None) -> Iterator[tuple[bytes, int]]:
             )
 
 
-class LineReader:
-    """Iterate over the lines (without newline) of a plain or compressed file.
+#: A single line longer than this is not a submission record: the file is not what it claims.
+MAX_LINE_BYTES = 64 << 20
 
-    ``offset`` is the compressed byte offset read so far (for error messages). ``at_tail`` turns
-    True just before the last line is yielded if that line had no trailing newline: a caller
-    that cannot parse it knows the file was cut off mid-record.
+
+def iter_blocks(path: Path, kind: str | None, block_bytes: int = 4 << 20) -> Iterator[tuple[bytes, bool, int]]:
+    """Yield (block of whole lines, last line lacks its newline, compressed offset) for a file.
+
+    Every block but the last ends with ``\n``; the last one may not, and then the flag is True
+    so a caller that cannot parse that line knows the file was cut off mid-record.
     """
+    pending: list[bytes] = []
+    size = 0
+    offset = 0
+    for chunk, offset in iter_chunks(path, kind):
+        pending.append(chunk)
+        size += len(chunk)
+        if size < block_bytes:
+            continue
+        data = b"".join(pending)
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            if size > MAX_LINE_BYTES:
+                raise ShardError(f"a line is longer than {MAX_LINE_BYTES} bytes", path=str(path), offset=offset)
+            pending = [data]
+            continue
+        yield data[:cut], False, offset
+        pending = [data[cut:]] if cut < len(data) else []
+        size = len(data) - cut
+    data = b"".join(pending)
+    if data:
+        yield data, not data.endswith(b"\n"), offset
 
-    def __init__(self, path: Path, kind: str | None = None) -> None:
-        self.path = Path(path)
-        self.kind = kind
-        self.offset = 0
-        self.at_tail = False
 
-    def __iter__(self) -> Iterator[bytes]:
-        rest = b""
-        for chunk, offset in iter_chunks(self.path, self.kind):
-            self.offset = offset
-            if rest:
-                chunk = rest + chunk
-            lines = chunk.split(b"\n")
-            rest = lines.pop()
-            yield from lines
-        if rest:
-            self.at_tail = True
-            yield rest
+def block_lines(block: bytes) -> list[bytes]:
+    """The lines of a block, without their newlines."""
+    lines = block.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    return lines

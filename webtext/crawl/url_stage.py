@@ -22,18 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from webtext.config import UrlsConfig, parse_date, to_dict
-from webtext.crawl.pushshift import SubmissionFilter, read_submissions
+from webtext.crawl.pushshift import SubmissionFilter, read_submission_tables
 from webtext.crawl.streams import COMPRESSIONS
 from webtext.crawl.urls import Blocklist, UrlFilter, UrlRejected
-from webtext.data import Manifest, ParquetStreamWriter, read_parquet, write_parquet
-from webtext.errors import ConfigError
+from webtext.data import Manifest, ParquetStreamWriter
+from webtext.errors import ConfigError, ShardError
 from webtext.paths import part_name
 from webtext.runner import Runner, ShardOutput, ShardTask, input_identity, run_stage
 
 log = logging.getLogger(__name__)
 
 FLUSH_ROWS = 100_000  # rows buffered in memory per map shard before they go to Parquet
-_CACHE_MAX = 100_000  # raw URL -> normalised URL memo per map shard
 PLAIN_SUFFIXES = (".json", ".jsonl", ".ndjson", ".txt")
 
 
@@ -49,6 +48,7 @@ def _bucket_schema():
             ("submission_id", pa.string()),
             ("subreddit", pa.string()),
             ("created_utc", pa.int64()),
+            ("url_hash", pa.uint32()),  # crc32 of url: its bucket, and its sub-pass in the reduce
         ]
     )
 
@@ -149,49 +149,73 @@ def resolved_config(cfg: UrlsConfig) -> dict[str, Any]:
 # Pass 1: map one input file into URL-hash buckets
 
 
+def _bucket_rows(table, ufilter: UrlFilter, n_buckets: int, counts: Counter[str]):
+    """Normalise and filter the URLs of a submissions table: (kept rows, their buckets)."""
+    import numpy as np
+    import pyarrow as pa
+
+    crc = zlib.crc32
+    urls: list[str] = []
+    domains: list[str] = []
+    hashes: list[int] = []
+    keep: list[int] = []
+    reasons: Counter[str] = Counter()
+    for i, raw in enumerate(table["url_raw"].to_pylist()):
+        try:
+            url, domain = ufilter(raw)
+        except UrlRejected as exc:
+            reasons[exc.reason] += 1
+            continue
+        urls.append(url)
+        domains.append(domain)
+        hashes.append(crc(url.encode()))
+        keep.append(i)
+    for reason, n in reasons.items():
+        counts["dropped_" + reason] += n
+    kept = table.take(pa.array(keep, pa.int64())) if len(keep) != table.num_rows else table
+    kept = kept.add_column(0, "url", pa.array(urls, pa.string()))
+    kept = kept.add_column(2, "domain", pa.array(domains, pa.string()))
+    hash_array = np.asarray(hashes, dtype=np.uint32)
+    kept = kept.append_column("url_hash", pa.array(hash_array, pa.uint32()))
+    return kept, (hash_array % n_buckets).astype(np.int64)
+
+
 def map_shard(cfg: UrlsConfig, dataset: Path, task: ShardTask) -> ShardOutput:
+    """Pass 1 on one input file: kept submissions, appended to their URL-hash bucket files."""
+    import numpy as np
     import pyarrow as pa
 
     path = Path(task.payload["path"])
     schema = _bucket_schema()
     filt, ufilter, n_buckets = submission_filter(cfg), url_filter(cfg), cfg.buckets
     counts: Counter[str] = Counter()
-    rows: list[list[tuple]] = [[] for _ in range(n_buckets)]
+    pending: list[list[pa.Table]] = [[] for _ in range(n_buckets)]
     writers: dict[int, ParquetStreamWriter] = {}
-    cache: dict[str, tuple[str, str, int] | str] = {}
-    crc = zlib.crc32
-    kept = buffered = 0
+    buffered = kept = 0
 
     def flush() -> None:
-        for b, bucket_rows in enumerate(rows):
-            if not bucket_rows:
+        for b, parts in enumerate(pending):
+            if not parts:
                 continue
             if b not in writers:
-                writers[b] = ParquetStreamWriter(dataset / f"b{b:05d}" / part_name(task.index), schema)
-            columns = list(zip(*bucket_rows, strict=True))
-            writers[b].write(pa.Table.from_arrays([pa.array(c, t) for c, t in zip(columns, schema.types,
-                                                                                   strict=True)], schema=schema))
-            bucket_rows.clear()
+                writers[b] = ParquetStreamWriter(dataset / f"b{b:05d}" / part_name(task.index), schema,
+                                                 compression="lz4")
+            writers[b].write(pa.concat_tables(parts))
+            parts.clear()
 
     try:
-        for raw, score, sid, sub, created in read_submissions(path, filt, counts):
-            hit = cache.get(raw)
-            if hit is None:
-                try:
-                    url, domain = ufilter(raw)
-                    hit = (url, domain, crc(url.encode()) % n_buckets)
-                except UrlRejected as exc:
-                    hit = exc.reason
-                if len(cache) >= _CACHE_MAX:
-                    cache.clear()
-                cache[raw] = hit
-            if type(hit) is str:
-                counts["dropped_" + hit] += 1
+        for table in read_submission_tables(path, filt, counts):
+            rows, buckets = _bucket_rows(table, ufilter, n_buckets, counts)
+            if not rows.num_rows:
                 continue
-            url, domain, b = hit  # type: ignore[misc]
-            rows[b].append((url, raw, domain, score, sid, sub, created))
-            kept += 1
-            buffered += 1
+            kept += rows.num_rows
+            order = np.argsort(buckets, kind="stable")
+            rows = rows.take(pa.array(order)).select(schema.names).cast(schema)
+            bounds = np.searchsorted(buckets[order], np.arange(n_buckets + 1))
+            for b in range(n_buckets):
+                if bounds[b + 1] > bounds[b]:
+                    pending[b].append(rows.slice(bounds[b], bounds[b + 1] - bounds[b]))
+            buffered += rows.num_rows
             if buffered >= FLUSH_ROWS:
                 flush()
                 buffered = 0
@@ -215,6 +239,20 @@ def map_shard(cfg: UrlsConfig, dataset: Path, task: ShardTask) -> ShardOutput:
 # Pass 2: reduce one bucket into URL rows
 
 
+def _sorted_lists(column):
+    """Each list of a list<string> column sorted: the same rows give the same bytes in any order."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    values = pc.list_flatten(arr)
+    order = pc.sort_indices(
+        pa.table({"p": pc.list_parent_indices(arr), "v": values}), sort_keys=[("p", "ascending"), ("v", "ascending")]
+    )
+    offsets = pc.subtract(arr.offsets, arr.offsets[0])
+    return pa.ListArray.from_arrays(offsets, values.take(order))
+
+
 def aggregate_bucket(table, karma_mode: str, min_karma: int):
     """Aggregate submission rows of one bucket into URL rows; returns (table, counts)."""
     import pyarrow as pa
@@ -222,9 +260,11 @@ def aggregate_bucket(table, karma_mode: str, min_karma: int):
 
     counts: dict[str, int] = {"submissions_in": table.num_rows}
     # The same submission can arrive twice (an RS_ and an RS_v2_ dump of one month): count it once.
+    table = table.drop_columns(["url_hash"]) if "url_hash" in table.column_names else table
     has_id = pc.is_valid(table["submission_id"])
     with_id, without_id = table.filter(has_id), table.filter(pc.invert(has_id))
-    if with_id.num_rows:
+    counts["duplicate_submissions"] = 0
+    if with_id.num_rows and pc.count_distinct(with_id["submission_id"]).as_py() < with_id.num_rows:
         once = with_id.group_by(["submission_id", "url"], use_threads=False).aggregate(
             [("url_raw", "first"), ("domain", "first"), ("score", "max"), ("subreddit", "first"),
              ("created_utc", "min")]
@@ -236,7 +276,7 @@ def aggregate_bucket(table, karma_mode: str, min_karma: int):
         counts["duplicate_submissions"] = with_id.num_rows - once.num_rows
         table = pa.concat_tables([once.cast(table.schema), without_id])
     # Earliest submission first, so "first" picks the spelling that was posted first.
-    table = table.sort_by([("url", "ascending"), ("created_utc", "ascending")])
+    table = table.sort_by([("url", "ascending"), ("created_utc", "ascending"), ("url_raw", "ascending")])
     only_valid = pc.CountOptions(mode="only_valid")
     g = table.group_by("url", use_threads=False).aggregate(
         [
@@ -261,10 +301,10 @@ def aggregate_bucket(table, karma_mode: str, min_karma: int):
             "karma_max": g["score_max"],
             "karma_sum": g["score_sum"],
             "n_submissions": g["url_raw_count"],
-            "submission_ids": g["submission_id_distinct"],
-            "subreddits": g["subreddit_distinct"],
+            "submission_ids": _sorted_lists(g["submission_id_distinct"]),
+            "subreddits": _sorted_lists(g["subreddit_distinct"]),
             "first_created_utc": g["created_utc_min"],
-            "raw_urls": g["url_raw_distinct"],
+            "raw_urls": _sorted_lists(g["url_raw_distinct"]),
         }
     ).cast(urls_schema())
     counts["urls"] = out.num_rows
@@ -278,16 +318,49 @@ def aggregate_bucket(table, karma_mode: str, min_karma: int):
     return out, counts
 
 
-def reduce_shard(cfg: UrlsConfig, dataset: Path, task: ShardTask) -> ShardOutput:
+def _read_subpass(files: list[str], n_buckets: int, passes: int, j: int):
+    """The rows of a bucket whose URL falls in sub-pass ``j`` of ``passes`` (all rows if 1)."""
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     schema = _bucket_schema()
-    tables = [read_parquet(Path(f)).cast(schema) for f in task.payload["files"]]
-    table = pa.concat_tables(tables) if tables else schema.empty_table()
-    out, counts = aggregate_bucket(table, cfg.karma_mode, cfg.min_karma)
+    parts = []
+    for f in files:
+        try:
+            source = pq.ParquetFile(f, page_checksum_verification=True)
+            for batch in source.iter_batches(batch_size=65_536):
+                table = pa.Table.from_batches([batch]).cast(schema)
+                if passes > 1:
+                    h = table["url_hash"].to_numpy()
+                    table = table.filter(pa.array((h // n_buckets) % passes == j))
+                parts.append(table)
+        except (OSError, ValueError) as exc:
+            raise ShardError(f"cannot read bucket file: {exc}", path=f) from exc
+    return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
+def reduce_shard(cfg: UrlsConfig, dataset: Path, task: ShardTask) -> ShardOutput:
+    """Pass 2 on one bucket: URL rows, aggregated in sub-passes of at most ``reduce_rows`` rows."""
+    import pyarrow.parquet as pq
+
+    files = task.payload["files"]
+    total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    passes = max(1, -(-total // cfg.reduce_rows))
+    counts: Counter[str] = Counter()
     path = dataset / part_name(task.index)
-    write_parquet(path, out)
-    return ShardOutput(files=[path], counts=counts, rows={str(path): out.num_rows})
+    writer = ParquetStreamWriter(path, urls_schema())
+    try:
+        for j in range(passes):
+            table = _read_subpass(files, cfg.buckets, passes, j)
+            out, sub_counts = aggregate_bucket(table, cfg.karma_mode, cfg.min_karma)
+            counts.update(sub_counts)
+            writer.write(out)
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    counts["reduce_passes"] = passes
+    return ShardOutput(files=[path], counts=dict(counts), rows={str(path): writer.rows})
 
 
 # ---------------------------------------------------------------------------------------------

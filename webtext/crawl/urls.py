@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -158,11 +158,13 @@ def normalise_url(raw: str, max_length: int = 2048) -> str:
 def _normalise_query(query: str) -> str:
     if not query:
         return ""
+    plain = "%" not in query and _QUERY_PLAIN.fullmatch(query) is not None
     params = []
     for p in query.split("&"):
         if not p:
             continue
-        p = _normalise_escapes(p, _QUERY_SAFE, _QUERY_PLAIN)
+        if not plain:
+            p = _normalise_escapes(p, _QUERY_SAFE, _QUERY_PLAIN)
         key = p.split("=", 1)[0].lstrip("?").lower()
         if key in TRACKING_PARAMS or key.startswith(TRACKING_PREFIXES):
             continue
@@ -252,6 +254,15 @@ def path_extension(url: str) -> str:
     return last.rsplit(".", 1)[1].lower()
 
 
+#: URLs already close to normal form (plain ASCII, no escapes, no port, no credentials) take a
+#: fast path with the same result as ``normalise_url``; anything else takes the general one.
+_FAST = re.compile(
+    r"([hH][tT][tT][pP][sS]?)://([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)"
+    r"(/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*)?(?:\?([A-Za-z0-9\-._~!$&'()*+,;=:@/]*))?(?:#[^\x00-\x1f\x7f]*)?\Z"
+)
+_HOST_CACHE_MAX = 200_000
+
+
 @dataclass(frozen=True)
 class UrlFilter:
     """Normalise a raw URL and apply the URL-level filters; returns (url, domain) or raises."""
@@ -260,14 +271,59 @@ class UrlFilter:
     domains: Blocklist | None
     extensions: Blocklist | None
     drop_wikipedia: bool
+    _hosts: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)
 
     def __call__(self, raw: str) -> tuple[str, str]:
+        fast = self._fast(raw)
+        if fast is not None:
+            return fast
         url = normalise_url(raw, self.max_length)
         host = url_host(url)
-        if self.drop_wikipedia and is_wikipedia(host):
-            raise UrlRejected("wikipedia")
-        if self.domains is not None and any(s in self.domains for s in host_suffixes(host)):
-            raise UrlRejected("domain_blocklist")
-        if self.extensions is not None and path_extension(url) in self.extensions:
+        self._check_host(host)
+        self._check_extension(path_extension(url))
+        return url, domain_of(host)
+
+    def _check_host(self, host: str) -> None:
+        reason = self._hosts.get(host, "")
+        if reason == "":
+            reason = None
+            if self.drop_wikipedia and is_wikipedia(host):
+                reason = "wikipedia"
+            elif self.domains is not None and any(s in self.domains for s in host_suffixes(host)):
+                reason = "domain_blocklist"
+            if len(self._hosts) >= _HOST_CACHE_MAX:
+                self._hosts.clear()
+            self._hosts[host] = reason
+        if reason is not None:
+            raise UrlRejected(reason)
+
+    def _check_extension(self, ext: str) -> None:
+        if ext and self.extensions is not None and ext in self.extensions:
             raise UrlRejected("extension_blocklist")
+
+    def _fast(self, raw: str) -> tuple[str, str] | None:
+        """``__call__`` for URLs that are nearly normal already; None means "take the general path"."""
+        if len(raw) > self.max_length:
+            return None
+        text = raw
+        while "&amp;" in text:
+            text = text.replace("&amp;", "&")
+        m = _FAST.match(text)
+        if m is None:
+            return None
+        scheme, host, path, query = m.groups()
+        if path is None:
+            path = "/"
+        elif "/." in path:  # possible dot segments: the general path removes them
+            return None
+        if len(host) > 253:
+            return None
+        host = host.lower()
+        self._check_host(host)
+        last = path[path.rfind("/") + 1 :]
+        if "." in last:
+            self._check_extension(last[last.rfind(".") + 1 :].lower())
+        if query:
+            query = _normalise_query(query)
+        url = f"{scheme.lower()}://{host}{path}?{query}" if query else f"{scheme.lower()}://{host}{path}"
         return url, domain_of(host)
