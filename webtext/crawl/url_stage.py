@@ -33,6 +33,7 @@ from webtext.runner import Runner, ShardOutput, ShardTask, input_identity, run_s
 log = logging.getLogger(__name__)
 
 FLUSH_ROWS = 100_000  # rows buffered in memory per map shard before they go to Parquet
+_MEMO_MAX = 200_000  # raw URL -> result memo per map shard (reposts); cleared when full
 PLAIN_SUFFIXES = (".json", ".jsonl", ".ndjson", ".txt")
 
 
@@ -149,8 +150,11 @@ def resolved_config(cfg: UrlsConfig) -> dict[str, Any]:
 # Pass 1: map one input file into URL-hash buckets
 
 
-def _bucket_rows(table, ufilter: UrlFilter, n_buckets: int, counts: Counter[str]):
-    """Normalise and filter the URLs of a submissions table: (kept rows, their buckets)."""
+def _bucket_rows(table, ufilter: UrlFilter, n_buckets: int, counts: Counter[str], memo: dict):
+    """Normalise and filter the URLs of a submissions table: (kept rows, their buckets).
+
+    ``memo`` maps raw URL -> (url, domain, crc32) or drop reason: reposts are not redone.
+    """
     import numpy as np
     import pyarrow as pa
 
@@ -160,15 +164,23 @@ def _bucket_rows(table, ufilter: UrlFilter, n_buckets: int, counts: Counter[str]
     hashes: list[int] = []
     keep: list[int] = []
     reasons: Counter[str] = Counter()
+    if len(memo) > _MEMO_MAX:
+        memo.clear()
     for i, raw in enumerate(table["url_raw"].to_pylist()):
-        try:
-            url, domain = ufilter(raw)
-        except UrlRejected as exc:
-            reasons[exc.reason] += 1
+        hit = memo.get(raw)
+        if hit is None:
+            try:
+                url, domain = ufilter(raw)
+                hit = (url, domain, crc(url.encode()))
+            except UrlRejected as exc:
+                hit = exc.reason
+            memo[raw] = hit
+        if type(hit) is str:
+            reasons[hit] += 1
             continue
-        urls.append(url)
-        domains.append(domain)
-        hashes.append(crc(url.encode()))
+        urls.append(hit[0])
+        domains.append(hit[1])
+        hashes.append(hit[2])
         keep.append(i)
     for reason, n in reasons.items():
         counts["dropped_" + reason] += n
@@ -192,6 +204,7 @@ def map_shard(cfg: UrlsConfig, dataset: Path, task: ShardTask) -> ShardOutput:
     pending: list[list[pa.Table]] = [[] for _ in range(n_buckets)]
     writers: dict[int, ParquetStreamWriter] = {}
     buffered = kept = 0
+    memo: dict = {}
 
     def flush() -> None:
         for b, parts in enumerate(pending):
@@ -205,7 +218,7 @@ def map_shard(cfg: UrlsConfig, dataset: Path, task: ShardTask) -> ShardOutput:
 
     try:
         for table in read_submission_tables(path, filt, counts):
-            rows, buckets = _bucket_rows(table, ufilter, n_buckets, counts)
+            rows, buckets = _bucket_rows(table, ufilter, n_buckets, counts, memo)
             if not rows.num_rows:
                 continue
             kept += rows.num_rows
