@@ -36,6 +36,7 @@ from webtext.crawl.urls import (
         ("  http://example.com/x  ", "http://example.com/x"),
         ("http://example.com/x?q=a%2bb", "http://example.com/x?q=a%2Bb"),
         ("http://[::1]:8080/x", "http://[::1]:8080/x"),
+        ("http://@xkcd.com/c257.html", "http://xkcd.com/c257.html"),
         ("http://www.geocities.com/speeding@sbcglobal.net/SPEEDING.html",
          "http://www.geocities.com/speeding@sbcglobal.net/SPEEDING.html"),
     ],

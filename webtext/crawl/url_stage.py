@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import glob
 import logging
+import time
 import zlib
 from collections import Counter
 from pathlib import Path
@@ -33,6 +34,7 @@ from webtext.runner import Runner, ShardOutput, ShardTask, input_identity, run_s
 log = logging.getLogger(__name__)
 
 FLUSH_ROWS = 100_000  # rows buffered in memory per map shard before they go to Parquet
+PROGRESS_SECONDS = 30.0  # how often a long map shard logs its progress
 _MEMO_MAX = 200_000  # raw URL -> result memo per map shard (reposts); cleared when full
 PLAIN_SUFFIXES = (".json", ".jsonl", ".ndjson", ".txt")
 
@@ -216,8 +218,13 @@ def map_shard(cfg: UrlsConfig, dataset: Path, task: ShardTask) -> ShardOutput:
             writers[b].write(pa.concat_tables(parts))
             parts.clear()
 
+    started = last_report = time.monotonic()
     try:
         for table in read_submission_tables(path, filt, counts):
+            if time.monotonic() - last_report > PROGRESS_SECONDS:  # a dump can take an hour: say where we are
+                last_report = time.monotonic()
+                log.info("%s: %s lines, %s kept, %.0f lines/s", path.name, f"{counts['lines']:,}", f"{kept:,}",
+                         counts["lines"] / (last_report - started))
             rows, buckets = _bucket_rows(table, ufilter, n_buckets, counts, memo)
             if not rows.num_rows:
                 continue

@@ -6,7 +6,8 @@ normalise(u)``; property-tested):
 1. surrounding whitespace stripped; HTML-escaped ampersands (``&amp;``, as Reddit stored many
    URLs) unescaped;
 2. scheme lower-cased; only ``http``/``https`` are kept;
-3. URLs carrying credentials (``user:pass@host``) are refused;
+3. URLs carrying credentials (``user:pass@host``, ``user@host``) are refused; an empty userinfo
+   (``http://@host/``) is dropped;
 4. host lower-cased, IDNA-encoded (UTS #46), trailing dot removed; default ports (80/443) removed;
 5. percent-encoding normalised in path and query: escapes of unreserved characters decoded,
    other escapes upper-cased, characters that are not allowed (spaces, non-ASCII) encoded as
@@ -140,7 +141,9 @@ def normalise_url(raw: str, max_length: int = 2048) -> str:
         raise UrlRejected("url_scheme")
     netloc = parts.netloc
     if "@" in netloc:
-        raise UrlRejected("url_credentials")
+        if netloc.rpartition("@")[0]:
+            raise UrlRejected("url_credentials")
+        parts = parts._replace(netloc=netloc.rpartition("@")[2])  # "http://@host/": empty userinfo
     try:
         port = parts.port
         hostname = parts.hostname or ""
