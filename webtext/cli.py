@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from webtext import __version__
-from webtext.config import RunnerConfig, UrlsConfig, from_mapping
+from webtext.config import CrawlConfig, RunnerConfig, UrlsConfig, from_mapping
 from webtext.errors import ConfigError, FatalError, ShardError, StageFailedError
 
 log = logging.getLogger("webtext.cli")
@@ -49,7 +49,9 @@ def add_config_options(parser: argparse.ArgumentParser, cls: type) -> None:
             continue
         args = [a for a in typing.get_args(tp) if a is not type(None)] or [tp]
         base = args[0]
-        if typing.get_origin(base) is Literal:
+        if typing.get_origin(tp) is list:
+            kwargs["action"] = "append"
+        elif typing.get_origin(base) is Literal:
             kwargs["choices"] = list(typing.get_args(base))
         elif base in (int, float):
             kwargs["type"] = base
@@ -78,6 +80,21 @@ def cmd_urls(ns: argparse.Namespace) -> int:
     finally:
         runner.close()
     print(summarise("urls", manifest))
+    return 0
+
+
+def cmd_crawl(ns: argparse.Namespace) -> int:
+    from webtext.crawl.crawl_stage import run_crawl
+    from webtext.pipeline import summarise
+    from webtext.runner import make_runner
+
+    cfg = config_from_args(CrawlConfig, ns)
+    runner = make_runner(config_from_args(RunnerConfig, ns))
+    try:
+        manifest = run_crawl(cfg, Path(ns.out), runner)
+    finally:
+        runner.close()
+    print(summarise("crawl", manifest))
     return 0
 
 
@@ -148,6 +165,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output dataset folder")
     add_config_options(p.add_argument_group("runner"), RunnerConfig)
     p.set_defaults(func=cmd_urls)
+
+    p = sub.add_parser("crawl", help="fetch URLs politely and safely with scrapy; WARC + fetch log",
+                       description=CrawlConfig.__doc__)
+    add_config_options(p, CrawlConfig)
+    p.add_argument("--out", required=True, help="output dataset folder")
+    add_config_options(p.add_argument_group("runner"), RunnerConfig)
+    p.set_defaults(func=cmd_crawl)
 
     p = sub.add_parser("verify", help="recompute sha256 and row counts of a dataset against its manifest")
     p.add_argument("dataset", help="dataset folder (holding _manifest.json)")

@@ -239,8 +239,66 @@ class UrlsConfig:
         )
 
 
+@dataclass
+class CrawlConfig:
+    """The ``crawl`` stage: fetch every URL politely and safely; keep raw responses as WARC."""
+
+    inputs: list[str] = opt(  # noqa: RUF009 - a required field with help text
+        help="a urls dataset, any folder/file of Parquet with a `url` column, or a text file of URLs",
+        positional=True,
+    )
+    partitions: int = opt(8, "URL partitions by host hash; one crawl process (Ray task) each")
+    concurrency: int = opt(64, "concurrent requests per crawl process")
+    concurrency_per_host: int = opt(1, "concurrent requests to one host")
+    delay: float = opt(1.0, "seconds between requests to one host (randomised 0.5-1.5x)")
+    autothrottle: bool = opt(True, "slow down further when a host answers slowly (AutoThrottle)")
+    abort_cooldown: float = opt(2.0, "extra pause for a host after a download was aborted (timeout, size cap)")
+    download_timeout: float = opt(30.0, "seconds a whole download may take")
+    max_bytes: int = opt(10 * 1024 * 1024, "largest body kept, after decompression; larger ones are aborted")
+    max_redirects: int = opt(5, "redirects followed per URL")
+    retries: int = opt(2, "retries on 429/5xx/timeouts")
+    retry_backoff: float = opt(1.0, "first back-off in seconds without Retry-After (doubles each retry)")
+    max_retry_after: float = opt(120.0, "longest Retry-After honoured; longer ones end the URL with an error")
+    user_agent: str | None = opt(None, "User-Agent (default names webtext, its version and a contact URL)")
+    obey_robots: bool = opt(True, "obey robots.txt (5xx or unreachable robots.txt: host disallowed)")
+    robots_max_bytes: int = opt(500 * 1024, "bytes of a robots.txt that are parsed")
+    max_crawl_delay: float = opt(30.0, "largest Crawl-delay honoured; hosts asking more are skipped")
+    max_urls_per_host: int = opt(10_000, "URLs fetched per host; the rest get a log row 'skipped:host_cap'")
+    allow_network: list[str] = opt(  # noqa: RUF009 - opt() turns a list into a default_factory
+        [], "CIDR opened despite being private/loopback (repeatable), e.g. 127.0.0.0/8 for tests"
+    )
+    log_chunk_rows: int = opt(200, "fetch-log rows per resumable chunk")
+
+    def validate(self, key: str) -> None:
+        import ipaddress
+
+        if not self.inputs:
+            raise ConfigError(_sub(key, "inputs"), "no inputs given")
+        for i, p in enumerate(self.inputs):
+            if not Path(p).exists():
+                raise ConfigError(f"{_sub(key, 'inputs')}[{i}]", f"input not found: {p}")
+        for name in ("partitions", "concurrency", "concurrency_per_host", "max_urls_per_host", "log_chunk_rows"):
+            if getattr(self, name) < 1:
+                raise ConfigError(_sub(key, name), "must be >= 1")
+        for name in ("delay", "retry_backoff", "max_retry_after", "max_crawl_delay", "abort_cooldown"):
+            if getattr(self, name) < 0:
+                raise ConfigError(_sub(key, name), "must be >= 0")
+        if self.download_timeout <= 0:
+            raise ConfigError(_sub(key, "download_timeout"), "must be > 0")
+        if self.max_bytes < 1024:
+            raise ConfigError(_sub(key, "max_bytes"), "must be >= 1024")
+        for i, cidr in enumerate(self.allow_network):
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as exc:
+                raise ConfigError(f"{_sub(key, 'allow_network')}[{i}]", f"not a network: {cidr!r}") from exc
+
+    def resolve_paths(self, base: Path) -> CrawlConfig:
+        return dataclasses.replace(self, inputs=[p if Path(p).is_absolute() else str(base / p) for p in self.inputs])
+
+
 #: Stage name -> its config class, in pipeline order. Later stages register here.
-STAGES: dict[str, type] = {"urls": UrlsConfig}
+STAGES: dict[str, type] = {"urls": UrlsConfig, "crawl": CrawlConfig}
 
 
 @dataclass

@@ -21,8 +21,14 @@ def _run_urls(cfg: Any, out: Path, runner: Runner) -> Manifest:
     return run_urls(cfg, out, runner)
 
 
+def _run_crawl(cfg: Any, out: Path, runner: Runner) -> Manifest:
+    from webtext.crawl.crawl_stage import run_crawl
+
+    return run_crawl(cfg, out, runner)
+
+
 #: Stage name -> function(config, out folder, runner) -> manifest. Order is pipeline order.
-STAGE_FUNCTIONS: dict[str, Callable[[Any, Path, Runner], Manifest]] = {"urls": _run_urls}
+STAGE_FUNCTIONS: dict[str, Callable[[Any, Path, Runner], Manifest]] = {"urls": _run_urls, "crawl": _run_crawl}
 
 
 def summarise(stage: str, manifest: Manifest) -> str:
@@ -37,6 +43,11 @@ def summarise(stage: str, manifest: Manifest) -> str:
             f"{s.get('urls', 0):,} distinct URLs -> {s.get('kept_urls', 0):,} kept "
             f"(karma drop {s.get('dropped_karma', 0):,}; line drops: {top or 'none'})"
         )
+    if stage == "crawl":
+        errors = {k[6:]: v for k, v in s.items() if k.startswith("error_") and v}
+        top = ", ".join(f"{k} {v:,}" for k, v in sorted(errors.items(), key=lambda kv: -kv[1])[:6])
+        return (f"crawl: {s.get('urls', 0):,} URLs -> {s.get('stored', 0):,} pages stored in WARC "
+                f"({s.get('status_200', 0):,} answered 200; errors: {top or 'none'})")
     return f"{stage}: {s}"
 
 

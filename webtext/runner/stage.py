@@ -69,6 +69,8 @@ def _clear(dataset: Path, side_dirs: Sequence[str]) -> None:
         for path in dataset.glob(pattern):
             if path.is_dir():
                 shutil.rmtree(path)
+            else:
+                path.unlink()
     (dataset / MANIFEST).unlink(missing_ok=True)
 
 
@@ -97,7 +99,7 @@ def run_stage(
     shard_fn: ShardFn,
     runner: Runner,
     parts: Sequence[str] = (),
-    side_dirs: Sequence[str] = (),  # glob patterns of the stage's own subfolders
+    side_dirs: Sequence[str] = (),  # glob patterns of the stage's own side files and folders
     extra_stats: dict[str, Any] | None = None,
 ) -> Manifest:
     """Run ``shard_fn`` over ``tasks`` into ``dataset``; return its manifest (new or existing)."""

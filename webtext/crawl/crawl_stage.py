@@ -1,0 +1,256 @@
+"""The ``crawl`` stage: URLs -> WARC files + a Parquet fetch log, one row per input URL.
+
+Two passes under the runner's contract:
+
+1. ``<out>/partitions`` (one shard): stream the input URLs and split them by a hash of their
+   host into ``input-NNNNN.parquet`` files, so each host lives in exactly one partition and its
+   politeness limits hold; hosts over ``max_urls_per_host`` and unusable URLs are marked to be
+   logged without a request.
+2. ``<out>`` (one shard per partition): a scrapy process crawls the partition
+   (``webtext.crawl.spider``), writing ``warc/part-NNNNN.warc.gz`` and fetch-log chunks; the
+   shard then merges the chunks into ``part-NNNNN.parquet``. A partition killed mid-way resumes:
+   URLs with a logged row are not fetched again and the WARC is cut back to the last record a
+   logged row points to (so a torn record from the crash never survives).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import subprocess
+import sys
+import zlib
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from webtext.config import CrawlConfig, to_dict
+from webtext.data import Manifest, ParquetStreamWriter, read_parquet, write_parquet
+from webtext.errors import ConfigError, ShardError
+from webtext.paths import atomic_write_bytes, part_name
+from webtext.runner import Runner, ShardOutput, ShardTask, input_identity, run_stage
+
+log = logging.getLogger(__name__)
+
+#: Columns a urls dataset carries that are lineage, not crawl input.
+LINEAGE_SKIP = ("url", "raw_urls", "url_raw", "skip_reason")
+
+
+def fetch_log_schema(lineage):
+    """The fetch log: DESIGN's columns, ``warc_length``, then the input's lineage columns."""
+    import pyarrow as pa
+
+    fields = [
+        ("url", pa.string()), ("final_url", pa.string()), ("status", pa.int32()), ("content_type", pa.string()),
+        ("bytes", pa.int64()), ("fetched_at", pa.timestamp("s", tz="UTC")), ("error", pa.string()),
+        ("warc_file", pa.string()), ("warc_offset", pa.int64()), ("warc_length", pa.int64()),
+    ]
+    return pa.schema(fields + [f for f in lineage if f.name not in dict(fields)])
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+
+
+def _input_batches(paths: list[Path], batch_rows: int = 65_536):
+    """Record batches with a ``url`` column (+ lineage) from Parquet folders/files or text files."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for path in paths:
+        files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+        if path.is_dir() and not files:
+            raise ConfigError("inputs", f"no Parquet files directly in {path}")
+        for f in files:
+            if f.suffix == ".parquet":
+                source = pq.ParquetFile(f)
+                if "url" not in source.schema_arrow.names:
+                    raise ConfigError("inputs", f"{f} has no `url` column")
+                columns = [c for c in source.schema_arrow.names if c not in LINEAGE_SKIP[1:]]
+                yield from source.iter_batches(batch_size=batch_rows, columns=columns)
+            else:
+                urls = [s.strip() for s in f.read_text(encoding="utf-8").splitlines()]
+                urls = [u for u in urls if u and not u.startswith("#")]
+                for i in range(0, len(urls), batch_rows):
+                    yield pa.RecordBatch.from_pydict({"url": urls[i : i + batch_rows]})
+
+
+def _host_of(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+        return parts.hostname if parts.scheme in ("http", "https") else None
+    except ValueError:
+        return None
+
+
+def partition_shard(cfg: CrawlConfig, dataset: Path, task: ShardTask) -> ShardOutput:
+    """Pass 1: split the input URLs into host-hash partitions (one shard does them all)."""
+    import pyarrow as pa
+
+    writers: dict[int, ParquetStreamWriter] = {}
+    per_host: Counter[str] = Counter()
+    counts: Counter[str] = Counter()
+    seen: set[str] = set()
+    try:
+        for batch in _input_batches([Path(p) for p in cfg.inputs]):
+            table = pa.Table.from_batches([batch])
+            urls = table["url"].to_pylist()
+            parts, skips, keep = [], [], []
+            for i, url in enumerate(urls):
+                if url is None or url in seen:
+                    counts["duplicate_or_null"] += 1
+                    continue
+                seen.add(url)
+                host = _host_of(url)
+                keep.append(i)
+                if host is None:
+                    parts.append(0)
+                    skips.append("invalid_url: not an http(s) URL with a host")
+                    continue
+                per_host[host] += 1
+                parts.append(zlib.crc32(host.encode()) % cfg.partitions)
+                skips.append("skipped:host_cap" if per_host[host] > cfg.max_urls_per_host else None)
+            table = table.take(pa.array(keep, pa.int64())).append_column("skip_reason", pa.array(skips, pa.string()))
+            counts["urls"] += table.num_rows
+            for p in sorted(set(parts)):
+                mask = pa.array([q == p for q in parts])
+                if p not in writers:
+                    writers[p] = ParquetStreamWriter(dataset / f"input-{p:05d}.parquet", table.schema)
+                writers[p].write(table.filter(mask))
+        for w in writers.values():
+            w.close()
+    except BaseException:
+        for w in writers.values():
+            w.abort()
+        raise
+    counts["hosts"] = len(per_host)
+    counts["partitions_used"] = len(writers)
+    return ShardOutput(files=[w.path for _, w in sorted(writers.items())], counts=dict(counts),
+                       rows={str(w.path): w.rows for w in writers.values()})
+
+
+# ---------------------------------------------------------------------------------------------
+# Pass 2: one crawl process per partition
+
+
+def _paths(out: Path, index: int) -> dict[str, Path]:
+    return {
+        "part": out / part_name(index),
+        "warc": out / "warc" / f"part-{index:05d}.warc.gz",
+        "chunks": out / "log-chunks" / f"{index:05d}",
+        "job": out / "log-chunks" / f"{index:05d}" / "job.json",
+        "done": out / "log-chunks" / f"{index:05d}" / "done.parquet",
+        "process_log": out / "logs" / f"part-{index:05d}.log",
+    }
+
+
+def _logged_rows(chunks: Path):
+    import pyarrow as pa
+
+    files = sorted(chunks.glob("chunk-*.parquet"))
+    tables = [read_parquet(f) for f in files]
+    return pa.concat_tables(tables, promote_options="permissive") if tables else None
+
+
+def _resume_point(chunks: Path, warc: Path) -> int:
+    """Cut the WARC back to the end of the last record a logged row points to; return #rows."""
+    import pyarrow.compute as pc
+
+    logged = _logged_rows(chunks)
+    end = 0
+    if logged is not None and "warc_offset" in logged.column_names and logged.num_rows:
+        ends = pc.add(logged["warc_offset"].cast("int64"), logged["warc_length"].cast("int64"))
+        end = pc.max(ends).as_py() or 0
+    if warc.exists() and warc.stat().st_size != end:
+        log.info("%s: cutting %d unlogged or torn bytes from the end", warc.name, warc.stat().st_size - end)
+        with open(warc, "r+b") as f:
+            f.truncate(end)
+    if logged is not None:
+        write_parquet(chunks / "done.parquet", logged.select(["url"]))
+    return 0 if logged is None else logged.num_rows
+
+
+def crawl_shard(cfg: CrawlConfig, dataset: Path, task: ShardTask) -> ShardOutput:
+    """Pass 2 on one partition: run the scrapy process, then merge its log into the main table."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    paths = _paths(dataset, task.index)
+    paths["chunks"].mkdir(parents=True, exist_ok=True)
+    paths["warc"].parent.mkdir(parents=True, exist_ok=True)
+    paths["process_log"].parent.mkdir(parents=True, exist_ok=True)
+    resumed = _resume_point(paths["chunks"], paths["warc"])
+    if resumed:
+        log.info("partition %05d: resuming, %d URLs already logged", task.index, resumed)
+    job = {
+        "config": to_dict(cfg),
+        "partition": task.payload["input"],
+        "warc": str(paths["warc"]),
+        "log_chunks": str(paths["chunks"]),
+        "done": str(paths["done"]) if resumed else "",
+    }
+    atomic_write_bytes(paths["job"], json.dumps(job).encode())
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with open(paths["process_log"], "ab") as out:
+        code = subprocess.call([sys.executable, "-m", "webtext.crawl.spider.process", str(paths["job"])],
+                               stdout=out, stderr=subprocess.STDOUT, env=env)
+    if code != 0:
+        raise ShardError(f"crawl process exited with status {code}; see {paths['process_log']}",
+                         path=task.payload["input"])
+
+    inputs = read_parquet(Path(task.payload["input"]))
+    lineage = [f for f in inputs.schema if f.name not in LINEAGE_SKIP]
+    schema = fetch_log_schema(lineage)
+    logged = _logged_rows(paths["chunks"])
+    rows = [] if logged is None else logged.to_pylist()
+    by_url = {r["url"]: r for r in rows}  # a URL logged twice (resume overlap): the last row wins
+    counts: Counter[str] = Counter()
+    for row in inputs.to_pylist():
+        if row["url"] not in by_url:  # never reached a pipeline: still gets its row
+            counts["no_result"] += 1
+            by_url[row["url"]] = {"url": row["url"], "error": "internal:no_result",
+                                  **{f.name: row.get(f.name) for f in lineage}}
+    table = pa.Table.from_pylist([by_url[u] for u in inputs["url"].to_pylist()],
+                                 schema=schema.remove(schema.get_field_index("fetched_at")).append(
+                                     pa.field("fetched_at", pa.string())))
+    fetched = pc.cast(table["fetched_at"], pa.timestamp("s", tz="UTC"))
+    table = table.set_column(table.schema.get_field_index("fetched_at"), "fetched_at", fetched).select(schema.names)
+    table = table.cast(schema)
+    write_parquet(paths["part"], table)
+    counts["urls"] = table.num_rows
+    counts["stored"] = table.num_rows - table["warc_file"].null_count
+    for err in table["error"].to_pylist():
+        if err:
+            counts["error_" + err.split(":", 1)[0].split(" ", 1)[0]] += 1
+    for status in table["status"].to_pylist():
+        if status is not None:
+            counts[f"status_{status}"] += 1
+    files = [paths["part"]]
+    if paths["warc"].exists():
+        files.append(paths["warc"])
+    return ShardOutput(files=files, counts=dict(counts), rows={str(paths["part"]): table.num_rows})
+
+
+def run_crawl(cfg: CrawlConfig, out: Path, runner: Runner) -> Manifest:
+    """Partition the URLs, crawl every partition, return the manifest (reruns resume)."""
+    out = Path(out)
+    config = to_dict(cfg)
+    inputs = [input_identity(Path(p)) for p in cfg.inputs]
+    parts_dir = out / "partitions"
+    parted = run_stage(
+        stage="crawl.partitions", dataset=parts_dir, config=config, inputs=inputs,
+        tasks=[ShardTask(0, "partition URLs by host")], shard_fn=functools.partial(partition_shard, cfg, parts_dir),
+        runner=runner, side_dirs=["input-*"],
+    )
+    tasks = []
+    for entry in parted.files():
+        index = int(entry.path.split("-")[1].split(".")[0])
+        tasks.append(ShardTask(index, entry.path, {"input": str(parts_dir / entry.path)}))
+    return run_stage(
+        stage="crawl", dataset=out, config=config, inputs=[input_identity(parts_dir)], tasks=tasks,
+        shard_fn=functools.partial(crawl_shard, cfg, out), runner=runner, parts=["partitions"],
+        side_dirs=["warc", "log-chunks", "logs"],
+    )
+

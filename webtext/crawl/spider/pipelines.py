@@ -1,0 +1,150 @@
+"""Item pipelines: the WARC writer (raw exchange -> WARC/1.1 records) and the fetch log.
+
+The fetch log is written in small Parquet chunks, each only after the WARC records its rows
+point to are flushed to disk: a crawl killed at any moment leaves rows that are all backed by
+complete records, and a rerun resumes from them (see ``webtext.crawl.crawl_stage``).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from webtext.crawl.spider.items import FetchItem
+
+log = logging.getLogger(__name__)
+
+
+class WarcWriterPipeline:
+    """Append a WARC/1.1 ``request`` and ``response`` record for every stored page."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._file: Any = None
+        self._writer: Any = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> WarcWriterPipeline:
+        pipeline = cls(Path(crawler.settings["WEBTEXT_WARC_PATH"]))
+        crawler.webtext_warc_writer = pipeline  # the fetch log flushes it before each chunk
+        return pipeline
+
+    def open_spider(self, spider: Any = None) -> None:
+        from warcio.warcwriter import WARCWriter
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "ab")  # noqa: SIM115 - closed in close_spider
+        self._writer = WARCWriter(self._file, gzip=True, warc_version="1.1")
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+
+    def close_spider(self, spider: Any = None) -> None:
+        if self._file is not None:
+            self.flush()
+            self._file.close()
+            self._file = None
+
+    def process_item(self, item: FetchItem, spider: Any = None) -> FetchItem:
+        if item.body is not None and item.response_headers is not None:
+            self._write(item)
+        item.body = item.response_headers = item.request_headers = None
+        return item
+
+    def _write(self, item: FetchItem) -> None:
+        from warcio.statusandheaders import StatusAndHeaders
+
+        target = item.final_url or item.url
+        date = item.fetched_at
+        body = item.body or b""
+        # Bodies are stored decoded (scrapy undid Content-Encoding); the headers say so.
+        headers = [(k, v) for k, v in item.response_headers or [] if k.lower() not in
+                   ("content-encoding", "transfer-encoding", "content-length")]
+        headers.append(("Content-Length", str(len(body))))
+        http = StatusAndHeaders(f"{item.status} {_reason(item.status)}", headers,
+                                protocol=item.http_version or "HTTP/1.1")
+        warc_headers = {"WARC-Date": date} if date else {}
+        response = self._writer.create_warc_record(
+            target, "response", payload=io.BytesIO(body), length=len(body), http_headers=http,
+            warc_headers_dict=warc_headers,
+        )
+        request_line = StatusAndHeaders(f"GET {_path_of(target)} HTTP/1.1", item.request_headers or [],
+                                        is_http_request=True)
+        request = self._writer.create_warc_record(
+            target, "request", payload=io.BytesIO(b""), length=0, http_headers=request_line,
+            warc_headers_dict=warc_headers,
+        )
+        request.rec_headers.replace_header("WARC-Concurrent-To", response.rec_headers.get_header("WARC-Record-ID"))
+        start = self._file.tell()
+        self._writer.write_record(response)
+        item.warc_offset = start
+        item.warc_length = self._file.tell() - start
+        item.warc_file = self.path.name
+        self._writer.write_record(request)
+
+
+def _path_of(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def _reason(status: int | None) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status or 0).phrase
+    except ValueError:
+        return "Unknown"
+
+
+class FetchLogPipeline:
+    """Collect one log row per item; write them as Parquet chunks after a WARC flush."""
+
+    def __init__(self, folder: Path, chunk_rows: int, chunk_seconds: float,
+                 warc: WarcWriterPipeline | None = None) -> None:
+        self.folder = Path(folder)
+        self.chunk_rows = chunk_rows
+        self.chunk_seconds = chunk_seconds
+        self.rows: list[dict[str, Any]] = []
+        self._last = time.monotonic()
+        self._warc = warc
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> FetchLogPipeline:
+        s = crawler.settings
+        return cls(Path(s["WEBTEXT_LOG_CHUNKS"]), s.getint("WEBTEXT_LOG_CHUNK_ROWS", 200),
+                   s.getfloat("WEBTEXT_LOG_CHUNK_SECONDS", 10.0), getattr(crawler, "webtext_warc_writer", None))
+
+    def open_spider(self, spider: Any = None) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def process_item(self, item: FetchItem, spider: Any = None) -> FetchItem:
+        self.rows.append(item.log_row())
+        if len(self.rows) >= self.chunk_rows or time.monotonic() - self._last > self.chunk_seconds:
+            self.write_chunk()
+        return item
+
+    def write_chunk(self) -> None:
+        if not self.rows:
+            return
+        import pyarrow as pa
+
+        from webtext.data import write_parquet
+
+        if self._warc is not None:
+            self._warc.flush()  # the rows may only point at records already on disk
+        existing = len(list(self.folder.glob("chunk-*.parquet")))
+        write_parquet(self.folder / f"chunk-{existing:06d}.parquet", pa.Table.from_pylist(self.rows))
+        self.rows = []
+        self._last = time.monotonic()
+
+    def close_spider(self, spider: Any = None) -> None:
+        self.write_chunk()
