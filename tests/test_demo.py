@@ -12,8 +12,18 @@ def test_demo_runs_every_stage(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--runner", "local", "--submissions", "6000"]) == 0
     out = capsys.readouterr().out
     assert "urls:" in out and "distinct URLs" in out
+    assert "crawl:" in out and "pages stored in WARC" in out
     assert verify_dataset(tmp_path / "urls")[1] == []
-    dump = tmp_path / "dumps" / "RS_2017-11.zst"
+    assert verify_dataset(tmp_path / "crawl")[1] == []
+    import pyarrow.parquet as pq
+
+    log = pq.read_table(sorted((tmp_path / "crawl").glob("part-*.parquet"))).to_pylist()
+    stored = [r for r in log if r["warc_file"]]
+    assert len(stored) > 100
+    errors = {r["error"].split(":")[0] for r in log if r["error"]}
+    assert {"robots", "not_html", "skipped"} <= errors  # /private/, pdf/png, URLs off the demo web
+    assert any(r["status"] == 404 for r in log)
+    dump = tmp_path / "dumps" / "RS_2017-10.zst"
     params = zstandard.get_frame_parameters(dump.read_bytes()[:18])
     assert params.window_size >= 2**31  # the sample dump needs the long window, as real ones do
     # Run again: everything is already done.

@@ -267,6 +267,9 @@ class CrawlConfig:
     allow_network: list[str] = opt(  # noqa: RUF009 - opt() turns a list into a default_factory
         [], "CIDR opened despite being private/loopback (repeatable), e.g. 127.0.0.0/8 for tests"
     )
+    hosts: list[str] = opt(  # noqa: RUF009 - opt() turns a list into a default_factory
+        [], "crawl only these hosts and their subdomains (repeatable); other URLs get 'skipped:host_not_listed'"
+    )
     log_chunk_rows: int = opt(200, "fetch-log rows per resumable chunk")
 
     def validate(self, key: str) -> None:

@@ -93,6 +93,7 @@ def partition_shard(cfg: CrawlConfig, dataset: Path, task: ShardTask) -> ShardOu
     per_host: Counter[str] = Counter()
     counts: Counter[str] = Counter()
     seen: set[str] = set()
+    listed = [h.lower().strip(".") for h in cfg.hosts]
     try:
         for batch in _input_batches([Path(p) for p in cfg.inputs]):
             table = pa.Table.from_batches([batch])
@@ -111,7 +112,10 @@ def partition_shard(cfg: CrawlConfig, dataset: Path, task: ShardTask) -> ShardOu
                     continue
                 per_host[host] += 1
                 parts.append(zlib.crc32(host.encode()) % cfg.partitions)
-                skips.append("skipped:host_cap" if per_host[host] > cfg.max_urls_per_host else None)
+                if listed and not any(host == h or host.endswith("." + h) for h in listed):
+                    skips.append("skipped:host_not_listed")
+                else:
+                    skips.append("skipped:host_cap" if per_host[host] > cfg.max_urls_per_host else None)
             table = table.take(pa.array(keep, pa.int64())).append_column("skip_reason", pa.array(skips, pa.string()))
             counts["urls"] += table.num_rows
             for p in sorted(set(parts)):
