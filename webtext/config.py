@@ -275,11 +275,9 @@ class CrawlConfig:
     def validate(self, key: str) -> None:
         import ipaddress
 
+        # Inputs may be written by an earlier stage of the same pipeline: checked when the stage runs.
         if not self.inputs:
             raise ConfigError(_sub(key, "inputs"), "no inputs given")
-        for i, p in enumerate(self.inputs):
-            if not Path(p).exists():
-                raise ConfigError(f"{_sub(key, 'inputs')}[{i}]", f"input not found: {p}")
         for name in ("partitions", "concurrency", "concurrency_per_host", "max_urls_per_host", "log_chunk_rows"):
             if getattr(self, name) < 1:
                 raise ConfigError(_sub(key, name), "must be >= 1")

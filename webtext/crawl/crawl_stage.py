@@ -241,6 +241,9 @@ def run_crawl(cfg: CrawlConfig, out: Path, runner: Runner) -> Manifest:
     """Partition the URLs, crawl every partition, return the manifest (reruns resume)."""
     out = Path(out)
     config = to_dict(cfg)
+    for i, p in enumerate(cfg.inputs):
+        if not Path(p).exists():
+            raise ConfigError(f"inputs[{i}]", f"input not found: {p}")
     inputs = [input_identity(Path(p)) for p in cfg.inputs]
     parts_dir = out / "partitions"
     parted = run_stage(
