@@ -92,7 +92,6 @@ def partition_shard(cfg: CrawlConfig, dataset: Path, task: ShardTask) -> ShardOu
     writers: dict[int, ParquetStreamWriter] = {}
     per_host: Counter[str] = Counter()
     counts: Counter[str] = Counter()
-    seen: set[str] = set()
     listed = [h.lower().strip(".") for h in cfg.hosts]
     try:
         for batch in _input_batches([Path(p) for p in cfg.inputs]):
@@ -100,10 +99,9 @@ def partition_shard(cfg: CrawlConfig, dataset: Path, task: ShardTask) -> ShardOu
             urls = table["url"].to_pylist()
             parts, skips, keep = [], [], []
             for i, url in enumerate(urls):
-                if url is None or url in seen:
-                    counts["duplicate_or_null"] += 1
+                if url is None:
+                    counts["null_urls"] += 1
                     continue
-                seen.add(url)
                 host = _host_of(url)
                 keep.append(i)
                 if host is None:
@@ -211,12 +209,13 @@ def crawl_shard(cfg: CrawlConfig, dataset: Path, task: ShardTask) -> ShardOutput
     rows = [] if logged is None else logged.to_pylist()
     by_url = {r["url"]: r for r in rows}  # a URL logged twice (resume overlap): the last row wins
     counts: Counter[str] = Counter()
-    for row in inputs.to_pylist():
+    for row in inputs.to_pylist():  # a URL listed twice in the input is fetched and logged once
         if row["url"] not in by_url:  # never reached a pipeline: still gets its row
             counts["no_result"] += 1
             by_url[row["url"]] = {"url": row["url"], "error": "internal:no_result",
                                   **{f.name: row.get(f.name) for f in lineage}}
-    table = pa.Table.from_pylist([by_url[u] for u in inputs["url"].to_pylist()],
+    distinct = list(dict.fromkeys(inputs["url"].to_pylist()))
+    table = pa.Table.from_pylist([by_url[u] for u in distinct],
                                  schema=schema.remove(schema.get_field_index("fetched_at")).append(
                                      pa.field("fetched_at", pa.string())))
     fetched = pc.cast(table["fetched_at"], pa.timestamp("s", tz="UTC"))

@@ -91,6 +91,7 @@ class UrlListSpider(scrapy.Spider):
             url = row["url"]
             if url in done:
                 continue
+            done.add(url)  # the same URL twice in the input is fetched once
             lineage = {c: row[c] for c in lineage_cols}
             if row.get("skip_reason"):
                 yield FetchItem(url=url, fetched_at=_now(), error=row["skip_reason"], lineage=lineage)
