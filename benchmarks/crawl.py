@@ -7,8 +7,9 @@ articles (prose from Python's own ``pydoc_data`` wrapped in navigation, sidebar,
 footer and script) and an allow-all ``robots.txt``. The URL list is shuffled, as Reddit's links
 are, so consecutive requests go to different hosts. The hosts are picked so that the crawl
 stage's host-hash split into 2 partitions is even (so figure 2 measures parallelism, not the
-luck of the hash). The machine's cores are shared with the server: on 2 cores it takes a part
-of one of them while a crawl runs.
+luck of the hash). The machine's cores are shared with the server; its CPU time during the
+runs is printed (about 2% of one core on a 2-core machine). A warning is logged if the machine
+is already busy when the benchmark starts: other load makes every figure noisy.
 
 Three figures, measured in one run:
 
@@ -220,6 +221,15 @@ def serve(hosts: list[str], port: int, variants: int, ready: Any) -> None:
             raise ValueError(f"refusing to listen on non-loopback {host}")
         loop.run_until_complete(loop.create_server(lambda: _HttpProtocol(pages, robots, missing), host=host,
                                                    port=port, reuse_address=True, backlog=1024))
+    parent = os.getppid()
+
+    def watch_parent() -> None:  # the benchmark was killed without stopping us: stop too
+        if os.getppid() != parent:
+            loop.stop()
+        else:
+            loop.call_later(1.0, watch_parent)
+
+    loop.call_later(1.0, watch_parent)
     ready.set()
     loop.run_forever()
 
@@ -239,9 +249,11 @@ class LoopbackWeb:
         self.proc = ctx.Process(target=serve, args=(self.hosts, self.port, self.variants, ready), daemon=True,
                                 name="bench-web")
         self.proc.start()
-        if not ready.wait(60):
-            self.proc.terminate()
-            raise RuntimeError("the loopback server did not start")
+        deadline = time.monotonic() + 60
+        while not ready.wait(0.1):
+            if self.proc.exitcode is not None or time.monotonic() > deadline:
+                self.proc.terminate()
+                raise RuntimeError(f"the loopback server did not start (exit code {self.proc.exitcode})")
         log.info("server pid %d: %d hosts 127.0.x.y:%d, %d page variants", self.proc.pid, len(self.hosts),
                  self.port, self.variants)
         return self
@@ -249,6 +261,33 @@ class LoopbackWeb:
     def __exit__(self, *exc: object) -> None:
         self.proc.terminate()
         self.proc.join(10)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU seconds the server process has used so far."""
+        return cpu_seconds(self.proc.pid)
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def machine_busy(seconds: float = 1.0) -> float:
+    """Fraction of all CPUs busy over ``seconds`` (from /proc/stat), to warn about a loaded machine."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+        return sum(values), values[3] + values[4]  # total, idle + iowait
+
+    total0, idle0 = sample()
+    time.sleep(seconds)
+    total1, idle1 = sample()
+    return 1.0 - (idle1 - idle0) / max(1, total1 - total0)
 
 
 def free_port() -> int:
@@ -401,6 +440,7 @@ class Run:
     pages: int
     scrapy_seconds: float | None = None
     memory: TreeMemory | None = None
+    server_cpu: float = 0.0  # CPU seconds the loopback server used meanwhile
 
     @property
     def rate(self) -> float:
@@ -515,10 +555,13 @@ def run_stage_inprocess(urls_file: Path, args: argparse.Namespace, runner: Any, 
     return Run(seconds, pages)
 
 
-def logged(fn: Callable[[], Run], what: str) -> Run:
+def logged(web: LoopbackWeb, fn: Callable[[], Run], what: str) -> Run:
+    """Call ``fn``, note the server's CPU time meanwhile, log the outcome."""
+    cpu = web.cpu_seconds()
     run = fn()
-    log.info("%s: %.2f s wall, %d pages, %.0f pages/s%s", what, run.seconds, run.pages, run.rate,
-             f" (scrapy elapsed {run.scrapy_seconds:.2f} s)" if run.scrapy_seconds else "")
+    run.server_cpu = web.cpu_seconds() - cpu
+    log.info("%s: %.2f s wall, %d pages, %.0f pages/s%s; server CPU %.2f s", what, run.seconds, run.pages, run.rate,
+             f" (scrapy elapsed {run.scrapy_seconds:.2f} s)" if run.scrapy_seconds else "", run.server_cpu)
     return run
 
 
@@ -539,7 +582,8 @@ def mib(n: int) -> str:
     return f"{n / 2**20:,.0f} MiB"
 
 
-def figure_throughput(args: argparse.Namespace, urls_file: Path, warm_file: Path) -> tuple[list[Row], list[Row]]:
+def figure_throughput(args: argparse.Namespace, web: LoopbackWeb, urls_file: Path,
+                      warm_file: Path) -> tuple[list[Row], list[Row]]:
     log.info("warm-up (not timed): baseline and stage on %d pages", WARMUP_PAGES)
     run_baseline(warm_file, args, "warm-baseline")
     run_stage_cli(warm_file, args, "warm-stage")
@@ -547,8 +591,8 @@ def figure_throughput(args: argparse.Namespace, urls_file: Path, warm_file: Path
     stage: list[Run] = []
     for i in range(args.repeats):
         n = f"{i + 1}/{args.repeats}"
-        base.append(logged(lambda: run_baseline(urls_file, args, "baseline"), f"baseline run {n}"))
-        stage.append(logged(lambda: run_stage_cli(urls_file, args, "stage1"), f"stage, 1 partition, run {n}"))
+        base.append(logged(web, lambda: run_baseline(urls_file, args, "baseline"), f"baseline run {n}"))
+        stage.append(logged(web, lambda: run_stage_cli(urls_file, args, "stage1"), f"stage, 1 partition, run {n}"))
     b_sec = statistics.median(r.seconds for r in base)
     s_sec = statistics.median(r.seconds for r in stage)
     b_pages, s_pages = base[-1].pages, stage[-1].pages
@@ -571,6 +615,9 @@ def figure_throughput(args: argparse.Namespace, urls_file: Path, warm_file: Path
         b_cr, s_cr = b_pages / b_el, s_pages / s_el
         rows.append(Row("   crawl only (scrapy's elapsed_time_seconds): baseline / stage",
                         f"{b_cr:,.0f} / {s_cr:,.0f} pages/s ({s_cr / b_cr:.2f}x)"))
+    s_med = pick_median(stage)
+    rows.append(Row("   loopback server CPU during the median stage run",
+                    f"{s_med.server_cpu:.2f} s ({100 * s_med.server_cpu / s_med.seconds:.0f}% of one core)"))
 
     bm, sm = pick_median(base).memory, pick_median(stage).memory
     assert bm is not None and sm is not None
@@ -583,14 +630,14 @@ def figure_throughput(args: argparse.Namespace, urls_file: Path, warm_file: Path
     return rows, memory
 
 
-def figure_scaling(args: argparse.Namespace, urls_file: Path, warm_file: Path) -> list[Row]:
+def figure_scaling(args: argparse.Namespace, web: LoopbackWeb, urls_file: Path, warm_file: Path) -> list[Row]:
     import ray
 
     from webtext.runner import LocalRunner
     from webtext.runner.ray_runner import RayRunner, init_ray
 
     local = LocalRunner()
-    l_run = logged(lambda: run_stage_inprocess(urls_file, args, local, "local2"),
+    l_run = logged(web, lambda: run_stage_inprocess(urls_file, args, local, "local2"),
                        "stage, 2 partitions, local runner (one after another)")
 
     log.info("starting Ray (num_cpus=2, no dashboard) and warming it up; not timed")
@@ -600,13 +647,13 @@ def figure_scaling(args: argparse.Namespace, urls_file: Path, warm_file: Path) -
     try:
         run_stage_inprocess(warm_file, args, ray_runner, "raywarm")
         startup = time.perf_counter() - start
-        r_run = logged(lambda: run_stage_inprocess(urls_file, args, ray_runner, "ray2"),
+        r_run = logged(web, lambda: run_stage_inprocess(urls_file, args, ray_runner, "ray2"),
                            "stage, 2 partitions, 2 Ray workers")
     finally:
         ray_runner.close()
         if started:
             ray.shutdown()
-    cli = logged(lambda: run_stage_cli(urls_file, args, "raycli", partitions=2, runner="ray"),
+    cli = logged(web, lambda: run_stage_cli(urls_file, args, "raycli", partitions=2, runner="ray"),
                      "webtext-build crawl --partitions 2 --runner ray --num-cpus 2 (end to end)")
     if r_run.pages != l_run.pages:
         log.warning("Ray stored %d pages, the local runner %d", r_run.pages, l_run.pages)
@@ -678,6 +725,9 @@ def main(argv: list[str] | None = None) -> int:
     args.workdir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
+    busy = machine_busy()
+    if busy > 0.15:
+        log.warning("the machine is already %.0f%% busy before the benchmark starts: figures will be noisy", 100 * busy)
     hosts = pick_hosts(args.hosts)
     with LoopbackWeb(hosts) as web:
         urls_file = args.workdir / f"urls-{args.pages}-{args.hosts}.txt"
@@ -692,9 +742,9 @@ def main(argv: list[str] | None = None) -> int:
         rows: list[Row] = []
         memory: list[Row] = []
         if "throughput" in args.parts:
-            rows, memory = figure_throughput(args, urls_file, warm_file)
+            rows, memory = figure_throughput(args, web, urls_file, warm_file)
         if "scaling" in args.parts:
-            rows += figure_scaling(args, urls_file, warm_file)
+            rows += figure_scaling(args, web, urls_file, warm_file)
         rows += memory
 
     header = (

@@ -12,7 +12,9 @@ Routes (any host; anything not listed is an ordinary HTML page, ``page(host, pat
 - ``/redirect/loop/a`` <-> ``/redirect/loop/b``: 302 to each other forever.
 - ``/redirect/metadata``: 302 to ``http://169.254.169.254/latest/meta-data/`` (cloud metadata).
 - ``/redirect/private``: 302 to ``http://10.11.12.13/internal.html``.
-- ``/redirect/ftp``, ``/redirect/file``: 302 to ``ftp://127.0.0.1/x.txt`` / ``file:///etc/passwd``.
+- ``/redirect/to/<path>``: 302 to ``/<path>`` on the same host.
+- ``/meta-refresh``: a 200 page whose ``<meta http-equiv=refresh>`` points at 169.254.169.254.
+- ``/redirect/ftp``, ``/redirect/file``: 302 to ``ftp://<this host>:<port>/x.txt`` / ``file:///etc/passwd``.
 - ``/bomb/gzip``, ``/bomb/br``, ``/bomb/zstd``: ~200 MiB of zeros, compressed (Content-Encoding);
   ``br``/``zstd`` need the ``brotli``/``zstandard`` modules.
 - ``/large``: ``LARGE_SIZE`` bytes of HTML with a Content-Length; ``/large/unsized``: the same,
@@ -20,8 +22,8 @@ Routes (any host; anything not listed is an ordinary HTML page, ``page(host, pat
 - ``/trickle``: a Content-Length of 1000, then one byte a second until the client gives up.
 - ``/hang``: reads the request, never answers, ends when the client closes the connection.
 - ``/missing``: 404. ``/error500``: always 500. ``/retry429``: 429 with ``Retry-After: 1`` the first
-  time it is asked for on a host, a page afterwards.
-- ``/image.png`` (image/png), ``/doc.pdf`` (application/pdf).
+  time it is asked for on a host, a page afterwards. ``/retry-long``: always 429 with ``Retry-After: 1000``.
+- ``/image.png`` (image/png), ``/doc.pdf`` (application/pdf), ``/big.png`` (image/png, ``LARGE_SIZE`` bytes).
 - ``/charset/unknown``: ``charset=no-such-charset`` with Latin-1 bytes; ``/charset/bad-utf8``:
   declared UTF-8, invalid UTF-8 bytes. ``body_of(path)`` gives the served bytes.
 """
@@ -45,6 +47,8 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n" + b"1 0 obj << >> endobj\n" * 200 + b"%%EOF\n"
 UNKNOWN_CHARSET = ("<html><head><title>Caf\xe9</title></head><body><p>Cr\xe8me br\xfbl\xe9e, "
                    "na\xefve fa\xe7ade \xa9 \xbd \xff</p></body></html>").encode("latin-1")
+META_REFRESH = (b'<html><head><meta http-equiv="refresh" content="0; url=http://169.254.169.254/latest/meta-data/">'
+                b"</head><body>moved</body></html>")
 BAD_UTF8 = b"<html><body><p>valid \xc3\xa9 then broken \xc3\x28 \xff\xfe \xed\xa0\x80 end</p></body></html>"
 
 
@@ -98,6 +102,7 @@ class Hit:
     path: str
     start: float  # time.monotonic() when the request line had been read
     end: float  # when the handler finished (or saw the client go away)
+    user_agent: str
 
 
 class _Server(ThreadingHTTPServer):
@@ -114,7 +119,17 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def setup(self) -> None:
+        super().setup()
+        self.server.web._connect(self.server.server_address[0], +1)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.web._connect(self.server.server_address[0], -1)
+
+    def do_GET(self) -> None:
         web = self.server.web
         host = self.server.server_address[0]
         start = time.monotonic()
@@ -124,7 +139,7 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:  # the client went away mid-answer
             self.close_connection = True
         finally:
-            web._leave(Hit(host, self.path, start, time.monotonic()))
+            web._leave(Hit(host, self.path, start, time.monotonic(), self.headers.get("User-Agent", "")))
 
     # -- helpers
 
@@ -166,12 +181,16 @@ class _Handler(BaseHTTPRequestHandler):
             return self._redirect("/redirect/loop/b")
         if path == "/redirect/loop/b":
             return self._redirect(f"http://{host}:{web.port}/redirect/loop/a")
+        if path.startswith("/redirect/to/"):
+            return self._redirect(path[len("/redirect/to") :])
+        if path == "/meta-refresh":
+            return self._send(200, META_REFRESH)
         if path == "/redirect/metadata":
             return self._redirect("http://169.254.169.254/latest/meta-data/")
         if path == "/redirect/private":
             return self._redirect("http://10.11.12.13/internal.html")
         if path == "/redirect/ftp":
-            return self._redirect("ftp://127.0.0.1/x.txt")
+            return self._redirect(f"ftp://{host}:{web.port}/x.txt")
         if path == "/redirect/file":
             return self._redirect("file:///etc/passwd")
         if path.startswith("/bomb/"):
@@ -220,8 +239,12 @@ class _Handler(BaseHTTPRequestHandler):
             if web.count(host, path) == 0:  # this request is not counted until it ends
                 return self._send(429, b"slow down", "text/plain", headers=(("Retry-After", "1"),))
             return self._send(200, page(host, path))
+        if path == "/retry-long":
+            return self._send(429, b"come back much later", "text/plain", headers=(("Retry-After", "1000"),))
         if path == "/image.png":
             return self._send(200, PNG, "image/png")
+        if path == "/big.png":
+            return self._send(200, PNG[:8] + bytes(LARGE_SIZE), "image/png")
         if path == "/doc.pdf":
             return self._send(200, PDF, "application/pdf")
         if path == "/charset/unknown":
@@ -242,7 +265,10 @@ class HostileWeb:
         self.robots = dict(robots or {})
         self.port = 0
         self.hits: list[Hit] = []
-        self.max_active: Counter[str] = Counter()
+        self.max_active: Counter[str] = Counter()  # host -> most requests it was answering at once
+        self.connections: Counter[str] = Counter()  # host -> TCP connections accepted
+        self.max_connections: Counter[str] = Counter()  # host -> most connections open at once
+        self._open: Counter[str] = Counter()
         self.stopping = threading.Event()
         self._active: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -255,6 +281,13 @@ class HostileWeb:
         with self._lock:
             self._active[host] += 1
             self.max_active[host] = max(self.max_active[host], self._active[host])
+
+    def _connect(self, host: str, delta: int) -> None:
+        with self._lock:
+            if delta > 0:
+                self.connections[host] += 1
+            self._open[host] += delta
+            self.max_connections[host] = max(self.max_connections[host], self._open[host])
 
     def _leave(self, hit: Hit) -> None:
         with self._lock:

@@ -4,8 +4,8 @@ Two passes under the runner's contract:
 
 1. ``<out>/partitions`` (one shard): stream the input URLs and split them by a hash of their
    host into ``input-NNNNN.parquet`` files, so each host lives in exactly one partition and its
-   politeness limits hold; hosts over ``max_urls_per_host`` and unusable URLs are marked to be
-   logged without a request.
+   politeness limits (and its ``max_urls_per_host`` cap, applied by the spider) hold; unusable
+   URLs are marked to be logged without a request.
 2. ``<out>`` (one shard per partition): a scrapy process crawls the partition
    (``webtext.crawl.spider``), writing ``warc/part-NNNNN.warc.gz`` and fetch-log chunks; the
    shard then merges the chunks into ``part-NNNNN.parquet``. A partition killed mid-way resumes:
@@ -35,7 +35,7 @@ from webtext.runner import Runner, ShardOutput, ShardTask, input_identity, run_s
 log = logging.getLogger(__name__)
 
 #: Columns a urls dataset carries that are lineage, not crawl input.
-LINEAGE_SKIP = ("url", "raw_urls", "url_raw", "skip_reason")
+LINEAGE_SKIP = ("url", "raw_urls", "url_raw", "skip_reason", "host")
 
 
 def fetch_log_schema(lineage):
@@ -54,27 +54,51 @@ def fetch_log_schema(lineage):
 # Inputs
 
 
-def _input_batches(paths: list[Path], batch_rows: int = 65_536):
-    """Record batches with a ``url`` column (+ lineage) from Parquet folders/files or text files."""
+def _input_schema(paths: list[Path]):
+    """One schema for every input (text files give only ``url``): the partitions' columns."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    schemas = [pa.schema([("url", pa.string())])]
     for path in paths:
         files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
         if path.is_dir() and not files:
             raise ConfigError("inputs", f"no Parquet files directly in {path}")
         for f in files:
             if f.suffix == ".parquet":
-                source = pq.ParquetFile(f)
-                if "url" not in source.schema_arrow.names:
+                schema = pq.ParquetFile(f).schema_arrow
+                if "url" not in schema.names:
                     raise ConfigError("inputs", f"{f} has no `url` column")
-                columns = [c for c in source.schema_arrow.names if c not in LINEAGE_SKIP[1:]]
-                yield from source.iter_batches(batch_size=batch_rows, columns=columns)
+                schemas.append(pa.schema([fl for fl in schema if fl.name not in LINEAGE_SKIP[1:]]))
+    try:
+        return pa.unify_schemas(schemas, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise ConfigError("inputs", f"the inputs' columns do not agree: {exc}") from exc
+
+
+def _input_batches(paths: list[Path], schema, batch_rows: int = 65_536):
+    """Tables with ``schema`` (missing columns null) from Parquet folders/files or text files."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def conform(table):
+        columns = [table[f.name].cast(f.type) if f.name in table.column_names else pa.nulls(len(table), f.type)
+                   for f in schema]
+        return pa.table(columns, schema=schema)
+
+    for path in paths:
+        files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+        for f in files:
+            if f.suffix == ".parquet":
+                source = pq.ParquetFile(f)
+                columns = [c for c in source.schema_arrow.names if c in schema.names]
+                for batch in source.iter_batches(batch_size=batch_rows, columns=columns):
+                    yield conform(pa.Table.from_batches([batch]))
             else:
                 urls = [s.strip() for s in f.read_text(encoding="utf-8").splitlines()]
                 urls = [u for u in urls if u and not u.startswith("#")]
                 for i in range(0, len(urls), batch_rows):
-                    yield pa.RecordBatch.from_pydict({"url": urls[i : i + batch_rows]})
+                    yield conform(pa.table({"url": pa.array(urls[i : i + batch_rows], pa.string())}))
 
 
 def _host_of(url: str) -> str | None:
@@ -90,31 +114,32 @@ def partition_shard(cfg: CrawlConfig, dataset: Path, task: ShardTask) -> ShardOu
     import pyarrow as pa
 
     writers: dict[int, ParquetStreamWriter] = {}
-    per_host: Counter[str] = Counter()
+    hosts: set[str] = set()
     counts: Counter[str] = Counter()
     listed = [h.lower().strip(".") for h in cfg.hosts]
+    paths = [Path(p) for p in cfg.inputs]
     try:
-        for batch in _input_batches([Path(p) for p in cfg.inputs]):
-            table = pa.Table.from_batches([batch])
+        for table in _input_batches(paths, _input_schema(paths)):
             urls = table["url"].to_pylist()
-            parts, skips, keep = [], [], []
+            parts, skips, keep, url_hosts = [], [], [], []
             for i, url in enumerate(urls):
                 if url is None:
                     counts["null_urls"] += 1
                     continue
                 host = _host_of(url)
                 keep.append(i)
+                url_hosts.append(host)
                 if host is None:
                     parts.append(0)
                     skips.append("invalid_url: not an http(s) URL with a host")
                     continue
-                per_host[host] += 1
+                hosts.add(host)
                 parts.append(zlib.crc32(host.encode()) % cfg.partitions)
-                if listed and not any(host == h or host.endswith("." + h) for h in listed):
-                    skips.append("skipped:host_not_listed")
-                else:
-                    skips.append("skipped:host_cap" if per_host[host] > cfg.max_urls_per_host else None)
-            table = table.take(pa.array(keep, pa.int64())).append_column("skip_reason", pa.array(skips, pa.string()))
+                listed_ok = not listed or any(host == h or host.endswith("." + h) for h in listed)
+                skips.append(None if listed_ok else "skipped:host_not_listed")
+            table = table.take(pa.array(keep, pa.int64()))
+            table = table.append_column("host", pa.array(url_hosts, pa.string()))
+            table = table.append_column("skip_reason", pa.array(skips, pa.string()))
             counts["urls"] += table.num_rows
             for p in sorted(set(parts)):
                 mask = pa.array([q == p for q in parts])
@@ -127,7 +152,7 @@ def partition_shard(cfg: CrawlConfig, dataset: Path, task: ShardTask) -> ShardOu
         for w in writers.values():
             w.abort()
         raise
-    counts["hosts"] = len(per_host)
+    counts["hosts"] = len(hosts)
     counts["partitions_used"] = len(writers)
     return ShardOutput(files=[w.path for _, w in sorted(writers.items())], counts=dict(counts),
                        rows={str(w.path): w.rows for w in writers.values()})

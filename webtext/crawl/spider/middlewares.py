@@ -59,6 +59,18 @@ class AddressSafetyMiddleware:
         if verdict is not None:
             raise IgnoreRequest(verdict)
 
+    def process_response(self, request: Any, response: Any, spider: Any = None) -> Any:
+        """A redirect scrapy did not follow because it leaves http(s) is an error, not a page."""
+        location = response.headers.get(b"Location")
+        if 300 <= response.status < 400 and location:
+            from urllib.parse import urljoin, urlsplit
+
+            target = urljoin(request.url, location.decode("latin-1"))
+            scheme = urlsplit(target).scheme.lower()
+            if scheme not in ("http", "https"):
+                raise IgnoreRequest(f"blocked:scheme {scheme} (redirect to {target[:200]})")
+        return response
+
 
 class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
     """scrapy's robots.txt handling, with RFC 9309's reading of failures and a size cap.
@@ -143,9 +155,10 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
             raise IgnoreRequest("robots:disallowed") from exc
         delay = self._delays.get(parsed.hostname or "")
         if delay is not None:
-            slot = self.crawler.engine.downloader.slots.get(parsed.hostname or "")
-            if slot is not None and slot.delay < delay:
-                slot.delay = delay  # re-applied before each request: AutoThrottle may have lowered it
+            downloader = self.crawler.engine.downloader
+            slot = downloader.slots.get(parsed.hostname or "")
+            if slot is not None and hasattr(downloader, "set_min_delay"):
+                downloader.set_min_delay(slot, delay)  # kept whatever AutoThrottle does
 
 
 class BackoffRetryMiddleware(RetryMiddleware):

@@ -81,12 +81,13 @@ class WarcWriterPipeline:
             warc_headers_dict=warc_headers,
         )
         request.rec_headers.replace_header("WARC-Concurrent-To", response.rec_headers.get_header("WARC-Record-ID"))
+        # The request first: a resume cuts the file after the last logged response, keeping both.
+        self._writer.write_record(request)
         start = self._file.tell()
         self._writer.write_record(response)
         item.warc_offset = start
         item.warc_length = self._file.tell() - start
         item.warc_file = self.path.name
-        self._writer.write_record(request)
 
 
 def _path_of(url: str) -> str:

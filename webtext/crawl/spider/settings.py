@@ -60,6 +60,7 @@ def crawl_settings(cfg: Any, warc_path: Path, log_chunks: Path) -> dict[str, Any
         "WEBTEXT_WARC_PATH": str(warc_path),
         "WEBTEXT_LOG_CHUNKS": str(log_chunks),
         "WEBTEXT_LOG_CHUNK_ROWS": cfg.log_chunk_rows,
+        "WEBTEXT_MAX_URLS_PER_HOST": cfg.max_urls_per_host,
         # Housekeeping.
         "TELNETCONSOLE_ENABLED": False,
         "LOG_LEVEL": "INFO",

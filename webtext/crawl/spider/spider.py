@@ -36,22 +36,31 @@ def _headers(headers: Any) -> list[tuple[str, str]]:
 
 def describe_failure(failure: Any) -> str:
     """The ``error`` column for a failed request: a short reason, then details."""
+    from scrapy.exceptions import (
+        CannotResolveHostError,
+        DownloadCancelledError,
+        DownloadConnectionRefusedError,
+        DownloadTimeoutError,
+    )
+
     exc = failure.value
     text = str(exc)
+    if "blocked:" in text:  # our own refusals, whichever layer raised them
+        return text[text.index("blocked:") :][:300]
     if isinstance(exc, IgnoreRequest):
         if "DOWNLOAD_MAXSIZE" in text or "max size" in text:
             return f"too_large: {text[:200]}"
         return text[:300]
-    if isinstance(exc, (TimeoutError, TCPTimedOutError)):
-        return "timeout"
-    if isinstance(exc, DNSLookupError):
-        return text[:300] if text.startswith("blocked:") or "blocked:" in text else f"dns: {text[:200]}"
-    if isinstance(exc, ConnectionRefusedError):
+    if isinstance(exc, (TimeoutError, TCPTimedOutError, DownloadTimeoutError)):
+        return f"timeout: {text[:200]}"
+    if isinstance(exc, (DNSLookupError, CannotResolveHostError)):
+        return f"dns: {text[:200]}"
+    if isinstance(exc, (ConnectionRefusedError, DownloadConnectionRefusedError)):
         return "connection_refused"
+    if isinstance(exc, DownloadCancelledError) or "max size" in text or "maxsize" in text.lower():
+        return f"too_large: {text[:200] or 'the body exceeded the size cap'}"
     if isinstance(exc, HttpError):
         return f"http_error: {exc.response.status}"
-    if "max size" in text or "maxsize" in text.lower():
-        return f"too_large: {text[:200]}"
     return f"{type(exc).__name__}: {text[:200]}"
 
 
@@ -83,18 +92,27 @@ class UrlListSpider(scrapy.Spider):
         import pyarrow.parquet as pq
 
         done: set[str] = set()
+        seen: set[str] = set()
         if self.done_path is not None and self.done_path.exists():
             done = set(pq.read_table(self.done_path, columns=["url"])["url"].to_pylist())
         table = pq.read_table(self.partition)
-        lineage_cols = [c for c in table.column_names if c not in ("url", "skip_reason")]
+        lineage_cols = [c for c in table.column_names if c not in ("url", "skip_reason", "host")]
+        cap = self.settings.getint("WEBTEXT_MAX_URLS_PER_HOST", 0)
+        per_host: dict[str, int] = {}
         for row in table.to_pylist():
             url = row["url"]
-            if url in done:
+            first_time = url not in seen
+            seen.add(url)
+            if row.get("host"):  # the cap counts distinct URLs, logged ones included
+                per_host[row["host"]] = per_host.get(row["host"], 0) + first_time
+            if url in done or not first_time:  # logged before a resume, or listed twice: once only
                 continue
-            done.add(url)  # the same URL twice in the input is fetched once
             lineage = {c: row[c] for c in lineage_cols}
-            if row.get("skip_reason"):
-                yield FetchItem(url=url, fetched_at=_now(), error=row["skip_reason"], lineage=lineage)
+            skip = row.get("skip_reason")
+            if not skip and cap and row.get("host") and per_host[row["host"]] > cap:
+                skip = "skipped:host_cap"
+            if skip:
+                yield FetchItem(url=url, fetched_at=_now(), error=skip, lineage=lineage)
                 continue
             yield scrapy.Request(
                 url, callback=self.parse, errback=self.failed, dont_filter=True,
