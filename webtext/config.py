@@ -271,6 +271,7 @@ class CrawlConfig:
         [], "crawl only these hosts and their subdomains (repeatable); other URLs get 'skipped:host_not_listed'"
     )
     log_chunk_rows: int = opt(200, "fetch-log rows per resumable chunk")
+    warc_gzip_level: int = opt(1, "gzip level of WARC records (1: fast; 9: ~15% smaller, a third more crawl CPU)")
 
     def validate(self, key: str) -> None:
         import ipaddress
@@ -286,6 +287,8 @@ class CrawlConfig:
                 raise ConfigError(_sub(key, name), "must be >= 0")
         if self.download_timeout <= 0:
             raise ConfigError(_sub(key, "download_timeout"), "must be > 0")
+        if not 0 <= self.warc_gzip_level <= 9:
+            raise ConfigError(_sub(key, "warc_gzip_level"), "must be between 0 and 9")
         if self.max_bytes < 1024:
             raise ConfigError(_sub(key, "max_bytes"), "must be >= 1024")
         for i, cidr in enumerate(self.allow_network):

@@ -22,14 +22,17 @@ log = logging.getLogger(__name__)
 class WarcWriterPipeline:
     """Append a WARC/1.1 ``request`` and ``response`` record for every stored page."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, gzip_level: int = 1) -> None:
         self.path = Path(path)
+        self.gzip_level = gzip_level
         self._file: Any = None
         self._writer: Any = None
+        self._buffer = io.BytesIO()
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> WarcWriterPipeline:
-        pipeline = cls(Path(crawler.settings["WEBTEXT_WARC_PATH"]))
+        settings = crawler.settings
+        pipeline = cls(Path(settings["WEBTEXT_WARC_PATH"]), settings.getint("WEBTEXT_WARC_GZIP_LEVEL", 1))
         crawler.webtext_warc_writer = pipeline  # the fetch log flushes it before each chunk
         return pipeline
 
@@ -38,7 +41,9 @@ class WarcWriterPipeline:
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(self.path, "ab")  # noqa: SIM115 - closed in close_spider
-        self._writer = WARCWriter(self._file, gzip=True, warc_version="1.1")
+        # warcio serialises each record into a buffer; we gzip it as one member ourselves, at a
+        # chosen level (warcio's own gzip is level 9: a third of the crawl's CPU for ~15% less disk).
+        self._writer = WARCWriter(self._buffer, gzip=False, warc_version="1.1")
 
     def flush(self) -> None:
         if self._file is not None:
@@ -82,12 +87,22 @@ class WarcWriterPipeline:
         )
         request.rec_headers.replace_header("WARC-Concurrent-To", response.rec_headers.get_header("WARC-Record-ID"))
         # The request first: a resume cuts the file after the last logged response, keeping both.
-        self._writer.write_record(request)
+        self._append(request)
         start = self._file.tell()
-        self._writer.write_record(response)
+        self._append(response)
         item.warc_offset = start
         item.warc_length = self._file.tell() - start
         item.warc_file = self.path.name
+
+    def _append(self, record: Any) -> None:
+        """One record = one gzip member, so any record can be read from its offset alone."""
+        import zlib
+
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._writer.write_record(record)
+        gz = zlib.compressobj(self.gzip_level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        self._file.write(gz.compress(self._buffer.getvalue()) + gz.flush())
 
 
 def _path_of(url: str) -> str:

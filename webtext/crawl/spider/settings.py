@@ -58,6 +58,8 @@ def crawl_settings(cfg: Any, warc_path: Path, log_chunks: Path) -> dict[str, Any
             "webtext.crawl.spider.pipelines.FetchLogPipeline": 400,
         },
         "WEBTEXT_WARC_PATH": str(warc_path),
+        "WEBTEXT_WARC_GZIP_LEVEL": cfg.warc_gzip_level,
+        "LOG_FORMATTER": "webtext.crawl.spider.logformatter.QuietLogFormatter",
         "WEBTEXT_LOG_CHUNKS": str(log_chunks),
         "WEBTEXT_LOG_CHUNK_ROWS": cfg.log_chunk_rows,
         "WEBTEXT_MAX_URLS_PER_HOST": cfg.max_urls_per_host,
