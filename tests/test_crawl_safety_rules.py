@@ -53,3 +53,25 @@ def test_crawl_config_errors_name_the_key(tmp_path):
     with pytest.raises(ConfigError) as err:
         from_mapping(CrawlConfig, {"inputs": ["x"], "partitions": 0}, "stages.crawl")
     assert err.value.key == "stages.crawl.partitions"
+
+
+def test_resume_point_after_a_machine_crash_forgets_rows_past_the_warc_end(tmp_path):
+    import pyarrow as pa
+
+    from webtext.crawl.crawl_stage import _resume_point
+    from webtext.data import read_parquet, write_parquet
+
+    chunks = tmp_path / "chunks"
+    warc = tmp_path / "part-00000.warc.gz"
+    warc.write_bytes(b"x" * 150)  # the disk kept 150 bytes; the log says records end at 100 and 200
+    rows = [
+        {"url": "http://a/1", "warc_offset": 0, "warc_length": 100},
+        {"url": "http://a/2", "warc_offset": 100, "warc_length": 100},
+        {"url": "http://a/3", "warc_offset": None, "warc_length": None},  # an error row: nothing stored
+    ]
+    write_parquet(chunks / "chunk-000000.parquet", pa.Table.from_pylist(rows))
+    assert _resume_point(chunks, warc) == 2
+    assert warc.stat().st_size == 100
+    assert sorted(read_parquet(chunks / "done.parquet")["url"].to_pylist()) == ["http://a/1", "http://a/3"]
+    warc.write_bytes(b"x" * 100 + b"torn")  # a killed process: a torn tail after the last record
+    assert _resume_point(chunks, warc) == 2 and warc.stat().st_size == 100

@@ -182,16 +182,32 @@ def _logged_rows(chunks: Path):
 
 
 def _resume_point(chunks: Path, warc: Path) -> int:
-    """Cut the WARC back to the end of the last record a logged row points to; return #rows."""
+    """Make the logged rows and the WARC agree after a crash; return how many rows are kept.
+
+    Rows are written only after the WARC records they point to were handed to the OS, so after
+    a killed process the WARC is at least as long as the rows say: it is cut back to the end of
+    the last logged record (dropping a torn or unlogged tail). After a machine crash the WARC may
+    be *shorter*: rows pointing past its end are forgotten, and those URLs are fetched again.
+    """
     import pyarrow.compute as pc
 
     logged = _logged_rows(chunks)
+    size = warc.stat().st_size if warc.exists() else 0
     end = 0
     if logged is not None and "warc_offset" in logged.column_names and logged.num_rows:
-        ends = pc.add(logged["warc_offset"].cast("int64"), logged["warc_length"].cast("int64"))
-        end = pc.max(ends).as_py() or 0
-    if warc.exists() and warc.stat().st_size != end:
-        log.info("%s: cutting %d unlogged or torn bytes from the end", warc.name, warc.stat().st_size - end)
+        ends = pc.fill_null(pc.add(logged["warc_offset"].cast("int64"), logged["warc_length"].cast("int64")), 0)
+        if (pc.max(ends).as_py() or 0) > size:
+            lost = pc.greater(ends, size)
+            log.warning("%s: %d logged records are missing from the WARC; fetching them again", warc.name,
+                        pc.sum(lost.cast("int64")).as_py())
+            logged = logged.filter(pc.invert(lost))
+            for old in chunks.glob("chunk-*.parquet"):
+                old.unlink()
+            write_parquet(chunks / "chunk-000000.parquet", logged)
+            ends = pc.fill_null(pc.add(logged["warc_offset"].cast("int64"), logged["warc_length"].cast("int64")), 0)
+        end = (pc.max(ends).as_py() or 0) if logged.num_rows else 0
+    if size != end:
+        log.info("%s: cutting %d unlogged or torn bytes from the end", warc.name, size - end)
         with open(warc, "r+b") as f:
             f.truncate(end)
     if logged is not None:

@@ -1,7 +1,7 @@
 """Item pipelines: the WARC writer (raw exchange -> WARC/1.1 records) and the fetch log.
 
 The fetch log is written in small Parquet chunks, each only after the WARC records its rows
-point to are flushed to disk: a crawl killed at any moment leaves rows that are all backed by
+point to are flushed to the OS: a crawl killed at any moment leaves rows that are all backed by
 complete records, and a rerun resumes from them (see ``webtext.crawl.crawl_stage``).
 """
 
@@ -46,13 +46,15 @@ class WarcWriterPipeline:
         self._writer = WARCWriter(self._buffer, gzip=False, warc_version="1.1")
 
     def flush(self) -> None:
+        # To the OS, not to the disk: a killed process loses nothing handed over; after a machine
+        # crash the resume drops log rows whose records did not reach the disk (crawl_stage).
         if self._file is not None:
             self._file.flush()
-            os.fsync(self._file.fileno())
 
     def close_spider(self, spider: Any = None) -> None:
         if self._file is not None:
             self.flush()
+            os.fsync(self._file.fileno())
             self._file.close()
             self._file = None
 
