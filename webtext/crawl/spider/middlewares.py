@@ -162,7 +162,7 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
 
 
 class BackoffRetryMiddleware(RetryMiddleware):
-    """Retry 429/5xx after ``Retry-After`` (capped) or an exponential back-off."""
+    """Retry 429/5xx after ``Retry-After`` (capped) or an exponential back-off; timeouts too."""
 
     def __init__(self, settings: Any) -> None:
         super().__init__(settings)
@@ -197,3 +197,13 @@ class BackoffRetryMiddleware(RetryMiddleware):
             return response
         await _sleep(wait)
         return self._retry(request, f"{response.status} (waited {wait:.1f}s)") or response
+
+    async def process_exception(self, request: Any, exception: Exception, spider: Any = None) -> Any:
+        """Timeouts and connection errors: retried after the same exponential back-off."""
+        if request.meta.get("dont_retry", False) or not isinstance(exception, self.exceptions_to_retry):
+            return None
+        attempt = request.meta.get("retry_times", 0)
+        if attempt >= request.meta.get("max_retry_times", self.max_retry_times):
+            return None
+        await _sleep(self.backoff * (2**attempt))
+        return self._retry(request, exception)
