@@ -68,34 +68,23 @@ def config_from_args(cls: type, ns: argparse.Namespace) -> Any:
 # Commands
 
 
-def cmd_urls(ns: argparse.Namespace) -> int:
-    from webtext.crawl.url_stage import run_urls
-    from webtext.pipeline import summarise
-    from webtext.runner import make_runner
+def stage_command(stage: str, config_class: type):
+    """``webtext-build <stage> ... --out DIR``: the stage's config from the flags, run, summarise."""
 
-    cfg = config_from_args(UrlsConfig, ns)
-    runner = make_runner(config_from_args(RunnerConfig, ns))
-    try:
-        manifest = run_urls(cfg, Path(ns.out), runner)
-    finally:
-        runner.close()
-    print(summarise("urls", manifest))
-    return 0
+    def command(ns: argparse.Namespace) -> int:
+        from webtext.pipeline import STAGE_FUNCTIONS, summarise
+        from webtext.runner import make_runner
 
+        cfg = config_from_args(config_class, ns)
+        runner = make_runner(config_from_args(RunnerConfig, ns))
+        try:
+            manifest = STAGE_FUNCTIONS[stage](cfg, Path(ns.out), runner)
+        finally:
+            runner.close()
+        print(summarise(stage, manifest))
+        return 0
 
-def cmd_crawl(ns: argparse.Namespace) -> int:
-    from webtext.crawl.crawl_stage import run_crawl
-    from webtext.pipeline import summarise
-    from webtext.runner import make_runner
-
-    cfg = config_from_args(CrawlConfig, ns)
-    runner = make_runner(config_from_args(RunnerConfig, ns))
-    try:
-        manifest = run_crawl(cfg, Path(ns.out), runner)
-    finally:
-        runner.close()
-    print(summarise("crawl", manifest))
-    return 0
+    return command
 
 
 def cmd_verify(ns: argparse.Namespace) -> int:
@@ -159,19 +148,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("urls", help="Reddit submission dumps -> de-duplicated outbound URLs with karma",
-                       description=UrlsConfig.__doc__)
-    add_config_options(p, UrlsConfig)
-    p.add_argument("--out", required=True, help="output dataset folder")
-    add_config_options(p.add_argument_group("runner"), RunnerConfig)
-    p.set_defaults(func=cmd_urls)
-
-    p = sub.add_parser("crawl", help="fetch URLs politely and safely with scrapy; WARC + fetch log",
-                       description=CrawlConfig.__doc__)
-    add_config_options(p, CrawlConfig)
-    p.add_argument("--out", required=True, help="output dataset folder")
-    add_config_options(p.add_argument_group("runner"), RunnerConfig)
-    p.set_defaults(func=cmd_crawl)
+    stage_commands = [
+        ("urls", UrlsConfig, "Reddit submission dumps -> de-duplicated outbound URLs with karma"),
+        ("crawl", CrawlConfig, "fetch URLs politely and safely with scrapy; WARC + fetch log"),
+    ]
+    for name, config_class, summary in stage_commands:
+        p = sub.add_parser(name, help=summary, description=config_class.__doc__)
+        add_config_options(p, config_class)
+        p.add_argument("--out", required=True, help="output dataset folder")
+        add_config_options(p.add_argument_group("runner"), RunnerConfig)
+        p.set_defaults(func=stage_command(name, config_class))
 
     p = sub.add_parser("verify", help="recompute sha256 and row counts of a dataset against its manifest")
     p.add_argument("dataset", help="dataset folder (holding _manifest.json)")

@@ -114,6 +114,36 @@ class ParquetStreamWriter:
         self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
 
 
+class ParquetWriterSet:
+    """Several ``ParquetStreamWriter``s by key (one per bucket or partition): all appear on a clean
+    exit from the ``with`` block, none if it raises."""
+
+    def __init__(self, compression: str = "zstd") -> None:
+        self.compression = compression
+        self.writers: dict[int, ParquetStreamWriter] = {}
+
+    def write(self, key: int, path: Path, table: pa.Table) -> None:
+        if key not in self.writers:
+            self.writers[key] = ParquetStreamWriter(path, table.schema, compression=self.compression)
+        self.writers[key].write(table)
+
+    def __enter__(self) -> ParquetWriterSet:
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        for w in self.writers.values():
+            if exc_type is None:
+                w.close()
+            else:
+                w.abort()
+
+    def paths(self) -> list[Path]:
+        return [w.path for _, w in sorted(self.writers.items())]
+
+    def rows(self) -> dict[str, int]:
+        return {str(w.path): w.rows for w in self.writers.values()}
+
+
 def read_parquet(path: Path, columns: list[str] | None = None) -> pa.Table:
     """Read a Parquet file verifying its page checksums; corruption is a ShardError naming it."""
     import pyarrow.parquet as pq
@@ -245,6 +275,7 @@ __all__ = [
     "FileEntry",
     "Manifest",
     "ParquetStreamWriter",
+    "ParquetWriterSet",
     "Problem",
     "count_rows",
     "describe_file",

@@ -27,7 +27,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from webtext.config import CrawlConfig, to_dict
-from webtext.data import Manifest, ParquetStreamWriter, read_parquet, write_parquet
+from webtext.data import Manifest, ParquetWriterSet, read_parquet, write_parquet
 from webtext.errors import ConfigError, ShardError
 from webtext.paths import atomic_write_bytes, part_name
 from webtext.runner import Runner, ShardOutput, ShardTask, input_identity, run_stage
@@ -113,12 +113,11 @@ def partition_shard(cfg: CrawlConfig, dataset: Path, task: ShardTask) -> ShardOu
     """Pass 1: split the input URLs into host-hash partitions (one shard does them all)."""
     import pyarrow as pa
 
-    writers: dict[int, ParquetStreamWriter] = {}
     hosts: set[str] = set()
     counts: Counter[str] = Counter()
     listed = [h.lower().strip(".") for h in cfg.hosts]
     paths = [Path(p) for p in cfg.inputs]
-    try:
+    with ParquetWriterSet() as writers:
         for table in _input_batches(paths, _input_schema(paths)):
             urls = table["url"].to_pylist()
             parts, skips, keep, url_hosts = [], [], [], []
@@ -142,21 +141,10 @@ def partition_shard(cfg: CrawlConfig, dataset: Path, task: ShardTask) -> ShardOu
             table = table.append_column("skip_reason", pa.array(skips, pa.string()))
             counts["urls"] += table.num_rows
             for p in sorted(set(parts)):
-                mask = pa.array([q == p for q in parts])
-                if p not in writers:
-                    writers[p] = ParquetStreamWriter(dataset / f"input-{p:05d}.parquet", table.schema)
-                writers[p].write(table.filter(mask))
-        for w in writers.values():
-            w.close()
-    except BaseException:
-        for w in writers.values():
-            w.abort()
-        raise
+                writers.write(p, dataset / f"input-{p:05d}.parquet", table.filter(pa.array([q == p for q in parts])))
     counts["hosts"] = len(hosts)
-    counts["partitions_used"] = len(writers)
-    return ShardOutput(files=[w.path for _, w in sorted(writers.items())], counts=dict(counts),
-                       rows={str(w.path): w.rows for w in writers.values()})
-
+    counts["partitions_used"] = len(writers.writers)
+    return ShardOutput(files=writers.paths(), counts=dict(counts), rows=writers.rows())
 
 # ---------------------------------------------------------------------------------------------
 # Pass 2: one crawl process per partition

@@ -26,7 +26,7 @@ from webtext.config import UrlsConfig, parse_date, to_dict
 from webtext.crawl.pushshift import SubmissionFilter, read_submission_tables
 from webtext.crawl.streams import COMPRESSIONS
 from webtext.crawl.urls import Blocklist, UrlFilter, UrlRejected
-from webtext.data import Manifest, ParquetStreamWriter
+from webtext.data import Manifest, ParquetStreamWriter, ParquetWriterSet
 from webtext.errors import ConfigError, ShardError
 from webtext.paths import part_name
 from webtext.runner import Runner, ShardOutput, ShardTask, input_identity, run_stage
@@ -204,22 +204,17 @@ def map_shard(cfg: UrlsConfig, dataset: Path, task: ShardTask) -> ShardOutput:
     filt, ufilter, n_buckets = submission_filter(cfg), url_filter(cfg), cfg.buckets
     counts: Counter[str] = Counter()
     pending: list[list[pa.Table]] = [[] for _ in range(n_buckets)]
-    writers: dict[int, ParquetStreamWriter] = {}
     buffered = kept = 0
     memo: dict = {}
 
-    def flush() -> None:
+    def flush(writers: ParquetWriterSet) -> None:
         for b, parts in enumerate(pending):
-            if not parts:
-                continue
-            if b not in writers:
-                writers[b] = ParquetStreamWriter(dataset / f"b{b:05d}" / part_name(task.index), schema,
-                                                 compression="lz4")
-            writers[b].write(pa.concat_tables(parts))
-            parts.clear()
+            if parts:
+                writers.write(b, dataset / f"b{b:05d}" / part_name(task.index), pa.concat_tables(parts))
+                parts.clear()
 
     started = last_report = time.monotonic()
-    try:
+    with ParquetWriterSet(compression="lz4") as writers:
         for table in read_submission_tables(path, filt, counts):
             if time.monotonic() - last_report > PROGRESS_SECONDS:  # a dump can take an hour: say where we are
                 last_report = time.monotonic()
@@ -237,22 +232,12 @@ def map_shard(cfg: UrlsConfig, dataset: Path, task: ShardTask) -> ShardOutput:
                     pending[b].append(rows.slice(bounds[b], bounds[b + 1] - bounds[b]))
             buffered += rows.num_rows
             if buffered >= FLUSH_ROWS:
-                flush()
+                flush(writers)
                 buffered = 0
-        flush()
-        for w in writers.values():
-            w.close()
-    except BaseException:
-        for w in writers.values():
-            w.abort()
-        raise
+        flush(writers)
     counts["kept_submissions"] = kept
     counts.setdefault("lines", 0)
-    return ShardOutput(
-        files=[w.path for _, w in sorted(writers.items())],
-        counts=dict(counts),
-        rows={str(w.path): w.rows for w in writers.values()},
-    )
+    return ShardOutput(files=writers.paths(), counts=dict(counts), rows=writers.rows())
 
 
 # ---------------------------------------------------------------------------------------------
