@@ -34,6 +34,8 @@ from webtext.runner import Runner, ShardOutput, ShardTask, input_identity, run_s
 
 log = logging.getLogger(__name__)
 
+PROGRESS_SECONDS = 60.0  # how often a running partition reports progress
+
 #: Columns a urls dataset carries that are lineage, not crawl input.
 LINEAGE_SKIP = ("url", "raw_urls", "url_raw", "skip_reason", "host")
 
@@ -225,8 +227,21 @@ def crawl_shard(cfg: CrawlConfig, dataset: Path, task: ShardTask) -> ShardOutput
     atomic_write_bytes(paths["job"], json.dumps(job).encode())
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(paths["process_log"], "ab") as out:
-        code = subprocess.call([sys.executable, "-m", "webtext.crawl.spider.process", str(paths["job"])],
-                               stdout=out, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen([sys.executable, "-m", "webtext.crawl.spider.process", str(paths["job"])],
+                                stdout=out, stderr=subprocess.STDOUT, env=env)
+        try:
+            while True:
+                try:
+                    code = proc.wait(timeout=PROGRESS_SECONDS)
+                    break
+                except subprocess.TimeoutExpired:  # a partition can take hours: say where it is
+                    chunks = len(list(paths["chunks"].glob("chunk-*.parquet")))
+                    log.info("partition %05d: ~%d URLs logged so far (%s)", task.index, chunks * cfg.log_chunk_rows,
+                             paths["process_log"])
+        finally:
+            if proc.poll() is None:  # we are being stopped: do not leave the crawl running
+                proc.kill()
+                proc.wait()
     if code != 0:
         raise ShardError(f"crawl process exited with status {code}; see {paths['process_log']}",
                          path=task.payload["input"])
