@@ -18,6 +18,10 @@ from webtext.errors import StageFailedError
 from webtext.runner import LocalRunner
 
 
+def _url(row: dict) -> str:
+    return row["url"]
+
+
 def _rows(folder: Path) -> list[dict]:
     return [r for f in sorted(folder.glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
 
@@ -148,5 +152,4 @@ def test_reduce_sub_passes_give_the_same_rows(tmp_path):
     many = run_urls(UrlsConfig(inputs=[str(tmp_path / "in")], buckets=2, reduce_rows=1000), tmp_path / "many",
                     LocalRunner())
     assert one.stats["reduce_passes"] == 2 and many.stats["reduce_passes"] > 4
-    key = lambda r: r["url"]  # noqa: E731
-    assert sorted(_rows(tmp_path / "one"), key=key) == sorted(_rows(tmp_path / "many"), key=key)
+    assert sorted(_rows(tmp_path / "one"), key=_url) == sorted(_rows(tmp_path / "many"), key=_url)

@@ -112,8 +112,7 @@ def _normalise_host(host: str) -> str:
             host = idna.encode(host, uts46=True).decode("ascii")
         except (idna.IDNAError, UnicodeError, ValueError) as exc:
             raise UrlRejected("url_malformed") from exc
-    elif host.startswith("xn--") or ".xn--" in host:
-        pass  # already IDNA; accepted as is (lower-cased by urlsplit)
+    # ASCII hosts, punycode ("xn--") included, are taken as urlsplit lower-cased them.
     if not _HOST_ASCII.fullmatch(host) or ".." in host or len(host) > 253:
         raise UrlRejected("url_malformed")
     return host
