@@ -52,12 +52,10 @@ import os
 import platform
 import random
 import re
-import shutil
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import zlib
@@ -66,6 +64,8 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
+
+from _report import FreshOut, Row, format_table, verdict  # benchmarks/_report.py, beside this script
 
 log = logging.getLogger("benchmarks.crawl")
 
@@ -76,16 +76,6 @@ PAGE_BYTES = (20_000, 60_000)
 WARMUP_PAGES = 150
 ROBOTS = b"User-agent: *\nAllow: /\n"
 PARTS = ("throughput", "scaling")
-
-
-@dataclass
-class Row:
-    """One line of the final table: a figure, its value, and (for ratios) a target and verdict."""
-
-    label: str
-    value: str
-    target: str = ""
-    verdict: str = ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -447,22 +437,6 @@ class Run:
         return self.pages / self.seconds
 
 
-class FreshOut:
-    """A fresh, empty output folder under ``workdir/runs`` (removed on exit unless ``keep``)."""
-
-    def __init__(self, workdir: Path, label: str, keep: bool = False) -> None:
-        self.workdir, self.label, self.keep = workdir, label, keep
-        self.path = Path()
-
-    def __enter__(self) -> Path:
-        runs = self.workdir / "runs"
-        runs.mkdir(parents=True, exist_ok=True)
-        self.path = Path(tempfile.mkdtemp(prefix=f"{self.label}-", dir=runs))
-        return self.path
-
-    def __exit__(self, *exc: object) -> None:
-        if not self.keep:
-            shutil.rmtree(self.path, ignore_errors=True)
 
 
 def timed_child(cmd: list[str], log_path: Path) -> tuple[float, TreeMemory]:
@@ -574,10 +548,6 @@ def pick_median(runs: list[Run]) -> Run:
 # Figures
 
 
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "below target"
-
-
 def mib(n: int) -> str:
     return f"{n / 2**20:,.0f} MiB"
 
@@ -672,16 +642,6 @@ def figure_scaling(args: argparse.Namespace, web: LoopbackWeb, urls_file: Path, 
 
 
 # ---------------------------------------------------------------------------------------------
-
-
-def format_table(rows: list[Row], header: str) -> str:
-    width = max(len(r.label) for r in rows)
-    vwidth = max(len(r.value) for r in rows)
-    lines = [header, f"{'figure':<{width}}  {'value':<{vwidth}}  {'target':<8}  result",
-             "-" * (width + vwidth + 24)]
-    for r in rows:
-        lines.append(f"{r.label:<{width}}  {r.value:<{vwidth}}  {r.target:<8}  {r.verdict}".rstrip())
-    return "\n".join(lines)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

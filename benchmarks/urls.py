@@ -29,15 +29,14 @@ import argparse
 import logging
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+
+from _report import FreshOut, Row, format_table, verdict  # benchmarks/_report.py, beside this script
 
 log = logging.getLogger("benchmarks.urls")
 
@@ -50,16 +49,6 @@ TARGET_SPEEDUP = 1.7  # 2 Ray workers / 1 local worker, 2 files
 TARGET_RSS_GROWTH = 20.0  # percent, 1x -> 4x records
 
 PARTS = ("throughput", "scaling", "memory")
-
-
-@dataclass
-class Row:
-    """One line of the final table: a figure, its value, and (for ratios) a target and verdict."""
-
-    label: str
-    value: str
-    target: str = ""
-    verdict: str = ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -90,22 +79,6 @@ def ensure_dump(workdir: Path, records: int, seed: int, long_window: bool) -> Pa
     return path
 
 
-class FreshOut:
-    """A fresh, empty output folder under ``workdir/runs`` (removed on exit)."""
-
-    def __init__(self, workdir: Path, label: str) -> None:
-        self.workdir = workdir
-        self.label = label
-        self.path = Path()
-
-    def __enter__(self) -> Path:
-        runs = self.workdir / "runs"
-        runs.mkdir(parents=True, exist_ok=True)
-        self.path = Path(tempfile.mkdtemp(prefix=f"{self.label}-", dir=runs))
-        return self.path
-
-    def __exit__(self, *exc: object) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,10 +155,6 @@ def child_peak_rss(path: Path, workdir: Path) -> tuple[int, float, int]:
 
 # ---------------------------------------------------------------------------------------------
 # Figures
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "below target"
 
 
 def figure_throughput(args: argparse.Namespace, dump: Path, warm: Path) -> list[Row]:
@@ -266,16 +235,6 @@ def figure_memory(args: argparse.Namespace, small: Path, large: Path) -> list[Ro
 
 
 # ---------------------------------------------------------------------------------------------
-
-
-def format_table(rows: list[Row], header: str) -> str:
-    width = max(len(r.label) for r in rows)
-    vwidth = max(len(r.value) for r in rows)
-    lines = [header, f"{'figure':<{width}}  {'value':<{vwidth}}  {'target':<8}  result",
-             "-" * (width + vwidth + 24)]
-    for r in rows:
-        lines.append(f"{r.label:<{width}}  {r.value:<{vwidth}}  {r.target:<8}  {r.verdict}".rstrip())
-    return "\n".join(lines)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
