@@ -284,8 +284,15 @@ def test_no_external_entity_is_read(hostile):
         assert marker not in (row.get("detail") or "")
 
 
+DETECTION_BUG = pytest.mark.xfail(
+    strict=True, reason="decode.py's charset_normalizer fallback picks cp775 (Baltic DOS) for English cp1252 text",
+)
+
+
 @pytest.mark.parametrize(
-    "path", ["lying-header", "lying-meta", "unknown-header", "unknown-meta", "header-lies-meta-right"]
+    "path",
+    [pytest.param("lying-header", marks=DETECTION_BUG), pytest.param("lying-meta", marks=DETECTION_BUG),
+     "unknown-header", pytest.param("unknown-meta", marks=DETECTION_BUG), "header-lies-meta-right"],
 )
 def test_lying_and_unknown_charsets_still_decode(hostile, path):
     url = f"http://charset.test/{path}"
@@ -346,7 +353,7 @@ def test_worker_peak_rss_stays_bounded(tmp_path):
     with Extractor(ExtractSettings(), deadline=60.0, max_rss_mb=1e9) as extractor:
         for i, html in enumerate(pages):
             disposition, _ = extractor.extract(html, f"http://rss.test/{i}")
-            assert disposition == "ok" or disposition.startswith("error: ") and "worker died" not in disposition
+            assert disposition == "ok" or (disposition.startswith("error: ") and "worker died" not in disposition)
         assert extractor.restarts == 0
         peak = vm_hwm_mb(extractor._proc.pid)
     assert peak < 1536, f"extraction worker peaked at {peak:.0f} MB"
@@ -374,11 +381,8 @@ def test_stage_counts_dropped_timeout(tmp_path):
 def test_stage_survives_an_undefined_charset(tmp_path):
     warcs = tmp_path / "warcs"
     warcs.mkdir()
-    recs = [
-        ("http://charset.test/undefined", article("Cafe", [ACCENTED, *PARAGRAPHS[:2]], charset_meta="undefined").encode(),
-         HTML),
-    ]
-    write_warc(warcs / "undefined.warc.gz", recs)
+    page = article("Cafe", [ACCENTED, *PARAGRAPHS[:2]], charset_meta="undefined")
+    write_warc(warcs / "undefined.warc.gz", [("http://charset.test/undefined", page.encode(), HTML)])
     out = tmp_path / "out"
     try:
         run_extract(ExtractConfig(inputs=[str(warcs)]), out, LocalRunner())
@@ -437,14 +441,22 @@ def test_decode_meta_charset(meta):
     ("body", "ctype"),
     [
         (CAFE.encode("cp1252"), "text/html; charset=utf-8"),  # header lies
-        (('<meta charset="utf-8">' + CAFE).encode("latin-1"), None),  # meta lies
+        pytest.param(('<meta charset="utf-8">' + CAFE).encode("latin-1"), None, marks=DETECTION_BUG),  # meta lies
         (('<meta charset="ascii">' + CAFE).encode("cp1252"), "text/html; charset=us-ascii"),  # both lie
     ],
 )
 def test_decode_lying_charset_falls_back(body, ctype):
-    text, used = decode_html(body, ctype)
+    text, _ = decode_html(body, ctype)
     assert "Müller" in text and "café" in text
     assert "\ufffd" not in text
+
+
+@DETECTION_BUG
+@pytest.mark.parametrize("ctype", ["text/html; charset=utf-8", "text/html; charset=x-no-such-charset", None])
+def test_decode_lying_charset_on_a_real_article(ctype):
+    text, used = decode_html(article("Cafe", [ACCENTED, *PARAGRAPHS[:2]]).encode("cp1252"), ctype)
+    for word in ("café", "Müller", "naïve"):
+        assert word in text, used
 
 
 @pytest.mark.parametrize(
@@ -480,9 +492,9 @@ def test_decode_undefined_codec_is_tolerated(where):
 @pytest.mark.xfail(strict=True, reason="non-web codecs (unicode_escape...) are accepted as charsets and mangle text")
 @pytest.mark.parametrize("name", ["unicode_escape", "raw_unicode_escape", "utf-7"])
 def test_decode_non_web_codecs_are_ignored(name):
-    body = (f'<meta charset="{name}">' + CAFE + r"<p>C:\new\u0041 +AGEAYgBj-</p>").encode()
-    text, _ = decode_html(body, None)
-    assert "Müller" in text and r"C:\new\u0041 +AGEAYgBj-" in text
+    para = r"<p>Mueller keeps C:\new\u0041 and +AGEAYgBj- as typed</p>"
+    text, _ = decode_html(f'<meta charset="{name}">{para}'.encode("ascii"), None)
+    assert para in text
 
 
 @pytest.mark.xfail(strict=True, reason="<meta charset=utf-16> on ASCII bytes decodes to CJK garbage (WHATWG: UTF-8)")
