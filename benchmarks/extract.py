@@ -139,6 +139,30 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
+def machine_busy_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs so far, from /proc/stat."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    return sum(values) - values[3] - values[4], sum(values)  # idle and iowait are not busy
+
+
+def machine_busy(seconds: float = 1.0) -> float:
+    """Fraction of all CPUs busy over ``seconds``, to warn about a loaded machine."""
+    busy0, total0 = machine_busy_ticks()
+    time.sleep(seconds)
+    busy1, total1 = machine_busy_ticks()
+    return (busy1 - busy0) / max(1, total1 - total0)
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _descendants(root: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
@@ -172,17 +196,25 @@ def kind_of(cmdline: str) -> str:
 
 @dataclass
 class TreeMemory:
-    """Peak RSS (``VmHWM``) of every process of a tree, sampled, with each process's kind."""
+    """Peak RSS (``VmHWM``) of every process of a tree, sampled, with each process's kind; also the CPU
+    time the tree used and the CPU time every *other* process of the machine used meanwhile."""
 
     root: int
     interval: float = 0.2
     hwm: dict[int, int] = field(default_factory=dict)
     kinds: dict[int, str] = field(default_factory=dict)
     peak_sum: int = 0
+    ticks: dict[int, int] = field(default_factory=dict)
+    _busy0: int = 0
+    other_cpu: float = 0.0  # CPU seconds of processes outside the tree while it ran (noise)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    _base: dict[int, int] = field(default_factory=dict)
 
     def __enter__(self) -> TreeMemory:
+        self._busy0 = machine_busy_ticks()[0]
+        self.ticks = {pid: _cpu_ticks(pid) for pid in _descendants(self.root)}  # already used: not counted
+        self._base = dict(self.ticks)
         self._thread = threading.Thread(target=self._run, daemon=True, name="rss-poll")
         self._thread.start()
         return self
@@ -195,6 +227,7 @@ class TreeMemory:
                 if not status:
                     continue
                 total += status.get("VmRSS", 0)
+                self.ticks[pid] = max(self.ticks.get(pid, 0), _cpu_ticks(pid))
                 self.hwm[pid] = max(self.hwm.get(pid, 0), status.get("VmHWM", 0))
                 if pid not in self.kinds or self.kinds[pid] == "other":  # Ray renames its workers later
                     self.kinds[pid] = "root" if pid == self.root else kind_of(_cmdline(pid))
@@ -206,6 +239,9 @@ class TreeMemory:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        hz = os.sysconf("SC_CLK_TCK")
+        tree = sum(t - self._base.get(pid, 0) for pid, t in self.ticks.items())
+        self.other_cpu = max(0.0, (machine_busy_ticks()[0] - self._busy0 - tree) / hz)
 
     def peak(self, kind: str) -> tuple[int, int]:
         """(largest VmHWM among the processes of ``kind``, how many there were)."""
@@ -278,6 +314,22 @@ def run_extractor(pages: dict[str, bytes]) -> Run:
         return Run(time.perf_counter() - start, len(pages))
 
 
+def dateparser_setup() -> float | None:
+    """Seconds of htmldate's first dateparser call in this process: dateparser compiles its per-locale regexes
+    then, once per process (so once per extraction child). None if htmldate's internals differ."""
+    try:
+        from htmldate.extractors import get_external_parser
+    except ImportError:
+        return None
+    start = time.perf_counter()
+    get_external_parser().get_date_data("Zzz 12, 2021")  # no locale matches: every locale is set up
+    return time.perf_counter() - start
+
+
+def others(run: Run) -> str:
+    return f"; others {run.memory.other_cpu:.1f} CPU-s" if run.memory is not None else ""
+
+
 def manifest_stats(dataset: Path) -> tuple[int, float | None, int | None]:
     """(records processed, the stage's wall_seconds, documents kept) from the dataset's manifest."""
     from webtext.data import Manifest
@@ -340,6 +392,8 @@ def run_stage_inprocess(warcs: Path, args: argparse.Namespace, runner: Any, labe
 def logged(fn: Callable[[], Run], what: str) -> Run:
     run = fn()
     extra = f" (manifest wall_seconds {run.stage_seconds:.2f} s)" if run.stage_seconds else ""
+    if run.memory is not None:
+        extra += f"; other processes used {run.memory.other_cpu:.1f} CPU-s meanwhile"
     log.info("%s: %.2f s, %d pages, %.1f pages/s%s", what, run.seconds, run.pages, run.rate, extra)
     return run
 
@@ -359,6 +413,8 @@ def rate(run: Run) -> str:
 def figure_throughput(args: argparse.Namespace, pages: dict[str, bytes], warcs: Path,
                       warm: tuple[dict[str, bytes], Path]) -> tuple[list[Row], list[Row]]:
     warm_pages, warm_warcs = warm
+    setup = dateparser_setup()
+    log.info("htmldate/dateparser one-time set-up in this process: %s s", f"{setup:.2f}" if setup else "?")
     log.info("warm-up (not timed): every variant on %d pages, the stage once", len(warm_pages))
     for fn in (baseline, stage_settings(True), stage_settings(False)):
         loop(warm_pages, fn)
@@ -389,12 +445,16 @@ def figure_throughput(args: argparse.Namespace, pages: dict[str, bytes], warcs: 
         Row("   ref: stage's Extractor (watchdog child + pipe) from here",
             f"{rate(m['extractor'])} = {m['extractor'].rate / base.rate:.2f}x"),
         Row("   stage: webtext-build extract --runner local (whole process)",
-            f"{stage.rate:,.1f} pages/s ({stage.seconds:.1f} s, {stage.pages:,} records, {stage.kept} kept)"),
+            f"{stage.rate:,.1f} pages/s ({stage.seconds:.1f} s, {stage.pages:,} records, {stage.kept} kept"
+            f"{others(stage)})"),
     ]
     if stage.stage_seconds:
         rows.append(Row("   stage's own time (manifest wall_seconds)",
                         f"{stage.pages / stage.stage_seconds:,.1f} pages/s ({stage.stage_seconds:.1f} s) = "
                         f"{stage.pages / stage.stage_seconds / base.rate:.2f}x"))
+    if setup:
+        rows.append(Row("   one-time per process: htmldate's first dateparser call",
+                        f"{setup:.1f} s (excluded from the refs; paid by each extraction child)"))
     rows.append(Row("   stage (whole process) / baseline", f"{ratio:.2f}x", f">= {TARGET_THROUGHPUT}x",
                     verdict(ratio >= TARGET_THROUGHPUT)))
     mem = stage.memory
@@ -427,7 +487,7 @@ def figure_scaling(args: argparse.Namespace, warcs: Path, warm_warcs: Path) -> t
         run_stage_inprocess(warm_warcs, args, ray_runner, "warm-ray")
         startup = time.perf_counter() - start
         for i in range(args.repeats):
-            l_runs.append(logged(lambda: run_stage_inprocess(warcs, args, local, "local2"),
+            l_runs.append(logged(lambda: run_stage_inprocess(warcs, args, local, "local2", memory=True),
                                  f"[{i + 1}/{args.repeats}] run_extract, 2 shards, local runner"))
             r_runs.append(logged(lambda: run_stage_inprocess(warcs, args, ray_runner, "ray2", memory=True),
                                  f"[{i + 1}/{args.repeats}] run_extract, 2 shards, 2 Ray workers"))
@@ -443,8 +503,9 @@ def figure_scaling(args: argparse.Namespace, warcs: Path, warm_warcs: Path) -> t
     speedup = l_run.seconds / r_run.seconds
     rows = [
         Row("2. run_extract, 2 WARC files, local runner (sequential)",
-            f"{l_run.rate:,.1f} pages/s ({l_run.seconds:.1f} s)"),
-        Row("   run_extract, 2 WARC files, 2 Ray workers", f"{r_run.rate:,.1f} pages/s ({r_run.seconds:.1f} s)"),
+            f"{l_run.rate:,.1f} pages/s ({l_run.seconds:.1f} s{others(l_run)})"),
+        Row("   run_extract, 2 WARC files, 2 Ray workers",
+            f"{r_run.rate:,.1f} pages/s ({r_run.seconds:.1f} s{others(r_run)})"),
         Row("   speed-up 2 Ray workers / local", f"{speedup:.2f}x", f">= {TARGET_SPEEDUP}x",
             verdict(speedup >= TARGET_SPEEDUP)),
         Row("   Ray start-up + warm-up (done first, excluded above)", f"{startup:.1f} s"),
@@ -499,6 +560,9 @@ def main(argv: list[str] | None = None) -> int:
     args.workdir = args.workdir.resolve()
     args.workdir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    busy = machine_busy()
+    if busy > 0.15:
+        log.warning("the machine is already %.0f%% busy before the benchmark starts: figures will be noisy", 100 * busy)
 
     import trafilatura
 

@@ -87,9 +87,12 @@ class Extractor:
         self._proc.start()
         child.close()
         self._conn = parent
-        if not self._conn.poll(120):
-            raise RuntimeError("the extraction worker did not start")
-        self._conn.recv()
+        try:
+            if not self._conn.poll(120):
+                raise RuntimeError("the extraction worker did not start within 120 s")
+            self._conn.recv()
+        except (EOFError, OSError) as exc:
+            raise RuntimeError(f"the extraction worker died while starting ({exc!r})") from exc
         self._served = 0
 
     def _stop(self, kill: bool) -> None:
