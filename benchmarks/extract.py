@@ -301,7 +301,8 @@ def stage_settings(with_metadata: bool) -> Callable[[str, bytes], Any]:
 
 
 def run_extractor(pages: dict[str, bytes]) -> Run:
-    """The stage's watchdog ``Extractor`` (child process + pipe) with its charset decoding, driven from here."""
+    """The stage's watchdog ``Extractor`` (child process + pipe) with its charset decoding, driven from here; a
+    fresh child, as every shard of the stage gets one, so its one-time dateparser set-up is included."""
     from webtext.extract.decode import decode_html
     from webtext.extract.worker import Extractor, ExtractSettings
 
@@ -442,7 +443,7 @@ def figure_throughput(args: argparse.Namespace, pages: dict[str, bytes], warcs: 
             f"{rate(m['bare_meta'])} = {m['bare_meta'].rate / base.rate:.2f}x"),
         Row("   ref: bare_extraction, stage settings, with_metadata=False",
             f"{rate(m['bare_nometa'])} = {m['bare_nometa'].rate / base.rate:.2f}x"),
-        Row("   ref: stage's Extractor (watchdog child + pipe) from here",
+        Row("   ref: stage's Extractor (fresh watchdog child + pipe) from here",
             f"{rate(m['extractor'])} = {m['extractor'].rate / base.rate:.2f}x"),
         Row("   stage: webtext-build extract --runner local (whole process)",
             f"{stage.rate:,.1f} pages/s ({stage.seconds:.1f} s, {stage.pages:,} records, {stage.kept} kept"

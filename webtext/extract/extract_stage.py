@@ -117,7 +117,7 @@ def extract_shard(cfg: ExtractConfig, dataset: Path, task: ShardTask) -> ShardOu
 
     from webtext.extract.cleaning import drop_reason, language_of
     from webtext.extract.decode import decode_html, sniff_binary
-    from webtext.extract.worker import Extractor, ExtractSettings
+    from webtext.extract.worker import ExtractSettings, shared_extractor
 
     path = Path(task.payload["path"])
     lineage = _lineage(task.payload.get("crawl"), path.name)
@@ -132,7 +132,9 @@ def extract_shard(cfg: ExtractConfig, dataset: Path, task: ShardTask) -> ShardOu
                         "warc_file": path.name, "warc_offset": offset})
 
     settings = ExtractSettings(favor=cfg.favor, include_tables=cfg.include_tables)
-    with open(path, "rb") as f, Extractor(settings, deadline=cfg.doc_timeout) as extractor:
+    extractor = shared_extractor(settings, cfg.doc_timeout)
+    restarts_before = extractor.restarts
+    with open(path, "rb") as f:
         records = ArchiveIterator(f)
         try:
             for rec in records:
@@ -189,7 +191,7 @@ def extract_shard(cfg: ExtractConfig, dataset: Path, task: ShardTask) -> ShardOu
                 })
         except ArchiveLoadFailed as exc:
             raise ShardError(f"not a readable WARC file: {exc}", path=str(path)) from exc
-        counts["worker_restarts"] = extractor.restarts
+        counts["worker_restarts"] = extractor.restarts - restarts_before
     counts["kept"] = len(docs)
     counts["total"] = counts["records"]
     main = dataset / part_name(task.index)

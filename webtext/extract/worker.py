@@ -42,6 +42,9 @@ def extract_text(html: str, url: str | None, settings: ExtractSettings) -> dict[
         html, url=url, with_metadata=True, include_comments=settings.include_comments,
         include_tables=settings.include_tables, favor_precision=settings.favor == "precision",
         favor_recall=settings.favor == "recall", deduplicate=False,
+        # htmldate's extensive search loads dateparser's ~200 locales (1-4 s per process) for a
+        # fallback that rarely changes the answer on article pages.
+        date_extraction_params={"extensive_search": False, "original_date": True},
     )
     if doc is None or not getattr(doc, "text", None):
         return None
@@ -64,6 +67,24 @@ def _serve(conn: Any, settings: ExtractSettings) -> None:
             conn.send(("ok", extract_text(html, url, settings), _rss_mb()))
         except Exception as exc:  # a page trafilatura cannot handle is that page's problem only
             conn.send(("error", f"{type(exc).__name__}: {exc}"[:300], _rss_mb()))
+
+
+_SHARED: dict[tuple[ExtractSettings, float], Extractor] = {}
+
+
+def shared_extractor(settings: ExtractSettings, deadline: float) -> Extractor:
+    """One extraction process per worker process, reused by every shard it runs (its start-up —
+    a spawn and trafilatura's imports — is paid once, not per WARC file)."""
+    key = (settings, deadline)
+    if key not in _SHARED:
+        import atexit
+
+        for other in _SHARED.values():
+            other.close()
+        _SHARED.clear()
+        _SHARED[key] = Extractor(settings, deadline=deadline)
+        atexit.register(_SHARED[key].close)
+    return _SHARED[key]
 
 
 class Extractor:
