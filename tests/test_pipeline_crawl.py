@@ -1,4 +1,4 @@
-"""urls -> crawl as one pipelines.yaml, on the demo's loopback web, on the local and Ray runners."""
+"""urls -> crawl -> extract as one pipelines.yaml, on the demo's loopback web, local and on Ray."""
 
 from __future__ import annotations
 
@@ -33,12 +33,15 @@ def _pipeline(tmp_path, site: DemoSite, kind: str):
             retries: 0
             allow_network: [127.0.0.0/8]
             hosts: {hosts}
+          extract:
+            inputs: [work/crawl]
+            languages: [en]
         """))
     return load_pipeline(path)
 
 
 def _check(results, site: DemoSite, out):
-    assert set(results) == {"urls", "crawl"}
+    assert set(results) == {"urls", "crawl", "extract"}
     assert verify_dataset(out)[1] == []
     log = {r["url"]: r for r in pq.read_table(sorted(out.glob("part-*.parquet"))).to_pylist()}
     urls = {r["url"] for r in pq.read_table(sorted(out.parent.joinpath("urls").glob("part-*.parquet"))).to_pylist()}
@@ -48,6 +51,9 @@ def _check(results, site: DemoSite, out):
     assert all(log[u]["karma"] >= 3 for u in articles)  # lineage carried from the urls stage
     private = [u for u in site.urls("private") if u in log]
     assert private and all(log[u]["error"] == "robots:disallowed" for u in private)
+    docs = pq.read_table(sorted(out.parent.joinpath("extract").glob("part-*.parquet"))).to_pylist()
+    assert {d["url"] for d in docs} <= {u for u, r in log.items() if r["warc_file"]}  # only stored pages
+    assert len(docs) >= len(articles) // 2 and all(d["karma"] >= 3 and d["lang"] == "en" for d in docs)
 
 
 def test_urls_then_crawl_pipeline_local(tmp_path):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from webtext import __version__
-from webtext.config import CrawlConfig, RunnerConfig, UrlsConfig, from_mapping
+from webtext.config import CrawlConfig, ExtractConfig, RunnerConfig, UrlsConfig, from_mapping
 from webtext.errors import ConfigError, FatalError, ShardError, StageFailedError
 
 log = logging.getLogger("webtext.cli")
@@ -151,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     stage_commands = [
         ("urls", UrlsConfig, "Reddit submission dumps -> de-duplicated outbound URLs with karma"),
         ("crawl", CrawlConfig, "fetch URLs politely and safely with scrapy; WARC + fetch log"),
+        ("extract", ExtractConfig, "main text of stored HTML with trafilatura + GPT-2-style cleaning"),
     ]
     for name, config_class, summary in stage_commands:
         p = sub.add_parser(name, help=summary, description=config_class.__doc__)

@@ -27,8 +27,16 @@ def _run_crawl(cfg: Any, out: Path, runner: Runner) -> Manifest:
     return run_crawl(cfg, out, runner)
 
 
+def _run_extract(cfg: Any, out: Path, runner: Runner) -> Manifest:
+    from webtext.extract.extract_stage import run_extract
+
+    return run_extract(cfg, out, runner)
+
+
 #: Stage name -> function(config, out folder, runner) -> manifest. Order is pipeline order.
-STAGE_FUNCTIONS: dict[str, Callable[[Any, Path, Runner], Manifest]] = {"urls": _run_urls, "crawl": _run_crawl}
+STAGE_FUNCTIONS: dict[str, Callable[[Any, Path, Runner], Manifest]] = {
+    "urls": _run_urls, "crawl": _run_crawl, "extract": _run_extract,
+}
 
 
 def summarise(stage: str, manifest: Manifest) -> str:
@@ -48,6 +56,10 @@ def summarise(stage: str, manifest: Manifest) -> str:
         top = ", ".join(f"{k} {v:,}" for k, v in sorted(errors.items(), key=lambda kv: -kv[1])[:6])
         return (f"crawl: {s.get('urls', 0):,} URLs -> {s.get('stored', 0):,} pages stored in WARC "
                 f"({s.get('status_200', 0):,} answered 200; errors: {top or 'none'})")
+    if stage == "extract":
+        drops = {k[8:]: v for k, v in s.items() if k.startswith("dropped_") and v}
+        top = ", ".join(f"{k} {v:,}" for k, v in sorted(drops.items(), key=lambda kv: -kv[1]))
+        return f"extract: {s.get('records', 0):,} pages -> {s.get('kept', 0):,} documents (dropped: {top or 'none'})"
     return f"{stage}: {s}"
 
 

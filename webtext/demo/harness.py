@@ -4,8 +4,8 @@ The sample: a loopback website (``webtext.demo.web``: real prose from Python's o
 documentation in realistic boilerplate, on several 127.0.0.x hosts, with duplicates, non-HTML
 links, dead links and a robots.txt-disallowed section), a Pushshift-format dump whose links point
 at it, and generated dumps (long-window ``.zst`` and ``.xz``, with self posts, NSFW, reposts in
-other spellings and junk lines). Stages: ``urls`` on every dump, then ``crawl`` of the website's
-URLs. Each later stage adds itself here.
+other spellings and junk lines). Stages: ``urls`` on every dump, ``crawl`` of the website's
+URLs, ``extract`` of the crawled pages. Each later stage adds itself here.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import logging
 import socket
 from pathlib import Path
 
-from webtext.config import CrawlConfig, UrlsConfig
+from webtext.config import CrawlConfig, ExtractConfig, UrlsConfig
 from webtext.data import Manifest
 from webtext.demo.sample_dump import write_sample_dump
 from webtext.demo.web import DemoServer, DemoSite, free_port, write_site_dump
@@ -67,4 +67,6 @@ def run_demo(workdir: Path, runner: Runner, submissions: int = DEMO_SUBMISSIONS)
     )
     with DemoServer(site):
         results["crawl"] = STAGE_FUNCTIONS["crawl"](crawl_cfg, workdir / "crawl", runner)
+    extract_cfg = ExtractConfig(inputs=[str(workdir / "crawl")], languages=["en"])
+    results["extract"] = STAGE_FUNCTIONS["extract"](extract_cfg, workdir / "extract", runner)
     return results

@@ -1,0 +1,597 @@
+"""Benchmark of the ``extract`` stage against calling ``trafilatura.extract`` directly, on real pages.
+
+Pages: every page of ``../shared/data/article-extraction-benchmark`` (``html/*.html.gz``, the keys
+of ``ground-truth.json``) and ``../shared/data/trafilatura-eval`` (``evaldata.json``: url ->
+``html_gz``), about 770 real news/blog pages, read as ``../shared/checks/extract_quality.py``
+reads them. They are packed once (cached) into 2 gzipped WARC files, half the pages each, with
+``warcio`` under ``--workdir`` (default ``benchmarks/out/extract``, git-ignored).
+
+The **baseline** is a plain loop in this process: ``trafilatura.extract(body.decode("utf-8",
+errors="replace"))`` (trafilatura's defaults) over every page. Three figures, in one run:
+
+1. **Throughput, one worker** -- pages/s (WARC response records processed per second) of
+   ``webtext-build extract WARCS --out DIR --runner local``, timed as a whole child process
+   (interpreter start-up to exit, nothing subtracted), against the baseline's docs/s. Target:
+   stage >= 0.9x baseline. Shown beside it, so a reader can see how much is trafilatura settings
+   and how much is the stage's own overhead: ``trafilatura.bare_extraction`` in a loop with the
+   stage's settings (``with_metadata=True, include_comments=False, include_tables=True,
+   deduplicate=False``, url given), the same without metadata, the stage's watchdog
+   ``Extractor`` (trafilatura in a child process, one pipe round trip per page) driven from this
+   process, and the stage's own time from its manifest (``wall_seconds``, no interpreter start).
+2. **Scaling** -- ``run_extract`` on the same 2 WARC files (= 2 shards) in this process with 2 Ray
+   workers (``RayRunner(num_cpus=2, dashboard=False)``) against the local runner (shards one after
+   another). Ray is started and warmed up before the clock starts; its start-up is printed but
+   excluded. The end-to-end ``webtext-build extract --runner ray --num-cpus 2 --no-dashboard``
+   time (Ray start-up included) is printed as well. Target: >= 1.7x on 2 cores.
+3. **Memory** -- peak RSS (``VmHWM`` from ``/proc/<pid>/status``, sampled while it runs) of the
+   ``webtext-build`` process and of its extraction child processes (local runner), and of each
+   Ray worker and its extraction child (Ray runner).
+
+Medians of ``--repeats`` runs (alternated). Every stage run writes into a fresh folder (the stage
+skips work already done in a folder), removed afterwards unless ``--keep``.
+
+    python benchmarks/extract.py            # all ~770 pages, 2 repetitions
+    python benchmarks/extract.py --quick    # smoke run: 150 pages, 1 repetition
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import io
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from _report import FreshOut, Row, format_table, verdict  # benchmarks/_report.py, beside this script
+
+log = logging.getLogger("benchmarks.extract")
+
+TARGET_THROUGHPUT = 0.9  # stage pages/s (one worker) / baseline docs/s
+TARGET_SPEEDUP = 1.7  # 2 WARC files: 2 Ray workers / local runner
+DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+WARC_FILES = 2
+WARMUP_PAGES = 16
+
+
+# ---------------------------------------------------------------------------------------------
+# The pages and their WARC files
+
+
+def load_pages(data: Path, limit: int | None) -> dict[str, bytes]:
+    """url -> HTML bytes of every benchmark page (``limit``: that many, spread evenly over both sets)."""
+    pages: dict[str, bytes] = {}
+    aeb = data / "article-extraction-benchmark"
+    for key in json.loads((aeb / "ground-truth.json").read_text()):
+        pages[f"http://aeb.example/{key}"] = gzip.decompress((aeb / "html" / f"{key}.html.gz").read_bytes())
+    te = data / "trafilatura-eval"
+    for url, item in json.loads((te / "evaldata.json").read_text()).items():
+        pages[url] = gzip.decompress((te / item["html_gz"]).read_bytes())
+    if limit is not None and limit < len(pages):
+        items = list(pages.items())
+        pages = dict(items[i * len(items) // limit] for i in range(limit))
+    return pages
+
+
+def write_warc(pages: dict[str, bytes], path: Path) -> None:
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    with open(path, "wb") as out:
+        writer = WARCWriter(out, gzip=True)
+        for url, body in pages.items():
+            headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(url, "response", payload=io.BytesIO(body),
+                                                          http_headers=headers))
+
+
+def packed(pages: dict[str, bytes], folder: Path, files: int = WARC_FILES) -> Path:
+    """``folder`` holding ``pages`` as ``files`` WARC files of equal page counts; reused if already there."""
+    marker = folder / "pages.json"
+    urls = list(pages)
+    if marker.exists() and json.loads(marker.read_text()) == urls:
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.warc.gz"):
+        old.unlink()
+    for i in range(files):
+        chunk = urls[i * len(urls) // files:(i + 1) * len(urls) // files]
+        tmp = folder / f".pages-{i:05d}.warc.gz.tmp"
+        write_warc({u: pages[u] for u in chunk}, tmp)
+        tmp.rename(folder / f"pages-{i:05d}.warc.gz")
+    marker.write_text(json.dumps(urls))
+    log.info("packed %d pages into %d WARC files in %s", len(urls), files, folder)
+    return folder
+
+
+# ---------------------------------------------------------------------------------------------
+# Process-tree memory
+
+
+def _proc_status(pid: int) -> dict[str, int]:
+    """VmRSS / VmHWM (bytes) of ``pid``, or {} if it is gone."""
+    out = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    key, value = line.split(":", 1)
+                    out[key] = int(value.split()[0]) * 1024
+    except (OSError, ValueError):
+        return {}
+    return out
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def machine_busy_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs so far, from /proc/stat."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    return sum(values) - values[3] - values[4], sum(values)  # idle and iowait are not busy
+
+
+def machine_busy(seconds: float = 1.0) -> float:
+    """Fraction of all CPUs busy over ``seconds``, to warn about a loaded machine."""
+    busy0, total0 = machine_busy_ticks()
+    time.sleep(seconds)
+    busy1, total1 = machine_busy_ticks()
+    return (busy1 - busy0) / max(1, total1 - total0)
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, ()))
+    return out
+
+
+def kind_of(cmdline: str) -> str:
+    """``extraction`` (the watchdog child), ``ray-worker``, ``ray`` (its daemons) or ``other``."""
+    if "multiprocessing.spawn" in cmdline or "--multiprocessing-fork" in cmdline:
+        return "extraction" if "resource_tracker" not in cmdline else "other"
+    if cmdline.startswith("ray::") or "default_worker.py" in cmdline:
+        return "ray-worker"
+    if "ray" in cmdline and ("raylet" in cmdline or "gcs_server" in cmdline or "/ray/" in cmdline):
+        return "ray"
+    return "other"
+
+
+@dataclass
+class TreeMemory:
+    """Peak RSS (``VmHWM``) of every process of a tree, sampled, with each process's kind; also the CPU
+    time the tree used and the CPU time every *other* process of the machine used meanwhile."""
+
+    root: int
+    interval: float = 0.2
+    hwm: dict[int, int] = field(default_factory=dict)
+    kinds: dict[int, str] = field(default_factory=dict)
+    peak_sum: int = 0
+    ticks: dict[int, int] = field(default_factory=dict)
+    _busy0: int = 0
+    other_cpu: float = 0.0  # CPU seconds of processes outside the tree while it ran (noise)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    _base: dict[int, int] = field(default_factory=dict)
+
+    def __enter__(self) -> TreeMemory:
+        self._busy0 = machine_busy_ticks()[0]
+        self.ticks = {pid: _cpu_ticks(pid) for pid in _descendants(self.root)}  # already used: not counted
+        self._base = dict(self.ticks)
+        self._thread = threading.Thread(target=self._run, daemon=True, name="rss-poll")
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while True:
+            total = 0
+            for pid in _descendants(self.root):
+                status = _proc_status(pid)
+                if not status:
+                    continue
+                total += status.get("VmRSS", 0)
+                self.ticks[pid] = max(self.ticks.get(pid, 0), _cpu_ticks(pid))
+                self.hwm[pid] = max(self.hwm.get(pid, 0), status.get("VmHWM", 0))
+                if pid not in self.kinds or self.kinds[pid] == "other":  # Ray renames its workers later
+                    self.kinds[pid] = "root" if pid == self.root else kind_of(_cmdline(pid))
+            self.peak_sum = max(self.peak_sum, total)
+            if self._stop.wait(self.interval):
+                return
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        hz = os.sysconf("SC_CLK_TCK")
+        tree = sum(t - self._base.get(pid, 0) for pid, t in self.ticks.items())
+        self.other_cpu = max(0.0, (machine_busy_ticks()[0] - self._busy0 - tree) / hz)
+
+    def peak(self, kind: str) -> tuple[int, int]:
+        """(largest VmHWM among the processes of ``kind``, how many there were)."""
+        values = [v for pid, v in self.hwm.items() if self.kinds.get(pid) == kind]
+        return max(values, default=0), len(values)
+
+
+# ---------------------------------------------------------------------------------------------
+# The timed runs
+
+
+@dataclass
+class Run:
+    """One timed pass: wall seconds, pages processed, the stage's own seconds, memory."""
+
+    seconds: float
+    pages: int
+    stage_seconds: float | None = None
+    memory: TreeMemory | None = None
+    kept: int | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.pages / self.seconds
+
+
+def median_run(runs: list[Run]) -> Run:
+    """The run with the median wall time (the lower middle one for an even count)."""
+    return sorted(runs, key=lambda r: r.seconds)[(len(runs) - 1) // 2]
+
+
+def loop(pages: dict[str, bytes], fn: Callable[[str, bytes], Any]) -> Run:
+    start = time.perf_counter()
+    for url, body in pages.items():
+        fn(url, body)
+    return Run(time.perf_counter() - start, len(pages))
+
+
+def baseline(url: str, body: bytes) -> Any:
+    """The baseline: trafilatura's defaults on the page decoded as UTF-8."""
+    import trafilatura
+
+    return trafilatura.extract(body.decode("utf-8", errors="replace"))
+
+
+def stage_settings(with_metadata: bool) -> Callable[[str, bytes], Any]:
+    """``bare_extraction`` with the settings ``webtext.extract.worker.extract_text`` uses."""
+    import trafilatura
+
+    def fn(url: str, body: bytes) -> Any:
+        return trafilatura.bare_extraction(
+            body.decode("utf-8", errors="replace"), url=url, with_metadata=with_metadata, include_comments=False,
+            include_tables=True, favor_precision=False, favor_recall=False, deduplicate=False,
+        )
+
+    return fn
+
+
+def run_extractor(pages: dict[str, bytes]) -> Run:
+    """The stage's watchdog ``Extractor`` (child process + pipe) with its charset decoding, driven from here; a
+    fresh child, as every shard of the stage gets one, so its one-time dateparser set-up is included."""
+    from webtext.extract.decode import decode_html
+    from webtext.extract.worker import Extractor, ExtractSettings
+
+    with Extractor(ExtractSettings()) as extractor:
+        extractor.extract("<html><body><p>warm-up</p></body></html>")  # child start-up is not timed
+        start = time.perf_counter()
+        for url, body in pages.items():
+            html, _ = decode_html(body, "text/html")
+            extractor.extract(html, url)
+        return Run(time.perf_counter() - start, len(pages))
+
+
+def dateparser_setup() -> float | None:
+    """Seconds of htmldate's first dateparser call in this process: dateparser compiles its per-locale regexes
+    then, once per process (so once per extraction child). None if htmldate's internals differ."""
+    try:
+        from htmldate.extractors import get_external_parser
+    except ImportError:
+        return None
+    start = time.perf_counter()
+    get_external_parser().get_date_data("Zzz 12, 2021")  # no locale matches: every locale is set up
+    return time.perf_counter() - start
+
+
+def others(run: Run) -> str:
+    return f"; others {run.memory.other_cpu:.1f} CPU-s" if run.memory is not None else ""
+
+
+def manifest_stats(dataset: Path) -> tuple[int, float | None, int | None]:
+    """(records processed, the stage's wall_seconds, documents kept) from the dataset's manifest."""
+    from webtext.data import Manifest
+
+    manifest = Manifest.read(dataset)
+    if manifest is None:
+        raise SystemExit(f"no manifest in {dataset}")
+    stats = manifest.stats
+    return int(stats.get("records", 0)), stats.get("wall_seconds"), stats.get("kept")
+
+
+def stage_cmd(warcs: Path, out: Path, args: argparse.Namespace, runner: str) -> list[str]:
+    cmd = [sys.executable, "-m", "webtext.cli", "-q", "extract", str(warcs), "--out", str(out), "--runner", runner]
+    if not args.quality_filters:
+        cmd.append("--no-quality-filters")
+    if runner == "ray":
+        cmd += ["--num-cpus", "2", "--no-dashboard"]
+    return cmd
+
+
+def run_stage_cli(warcs: Path, args: argparse.Namespace, label: str, runner: str = "local") -> Run:
+    """``webtext-build extract`` as a child process; wall time from start to exit, tree memory sampled."""
+    with FreshOut(args.workdir, label, args.keep) as out:
+        dataset = out / "docs"
+        log_path = out / "cli.log"
+        start = time.perf_counter()
+        with open(log_path, "wb") as logf:
+            proc = subprocess.Popen(stage_cmd(warcs, dataset, args, runner), stdout=logf, stderr=subprocess.STDOUT)
+            with TreeMemory(proc.pid) as memory:
+                code = proc.wait()
+        seconds = time.perf_counter() - start
+        if code != 0:
+            tail = log_path.read_text(errors="replace")[-3000:]
+            raise SystemExit(f"webtext-build extract exited with {code}:\n{tail}")
+        records, stage_seconds, kept = manifest_stats(dataset)
+    return Run(seconds, records, stage_seconds, memory, kept)
+
+
+def run_stage_inprocess(warcs: Path, args: argparse.Namespace, runner: Any, label: str,
+                        memory: bool = False) -> Run:
+    """``run_extract`` on ``runner`` in this process; wall seconds of the call."""
+    from webtext.config import ExtractConfig
+    from webtext.extract.extract_stage import run_extract
+
+    cfg = ExtractConfig(inputs=[str(warcs)], quality_filters=args.quality_filters)
+    with FreshOut(args.workdir, label, args.keep) as out:
+        dataset = out / "docs"
+        tree = TreeMemory(os.getpid()) if memory else None
+        start = time.perf_counter()
+        if tree is not None:
+            with tree:
+                run_extract(cfg, dataset, runner)
+        else:
+            run_extract(cfg, dataset, runner)
+        seconds = time.perf_counter() - start
+        records, stage_seconds, kept = manifest_stats(dataset)
+    return Run(seconds, records, stage_seconds, tree, kept)
+
+
+def logged(fn: Callable[[], Run], what: str) -> Run:
+    run = fn()
+    extra = f" (manifest wall_seconds {run.stage_seconds:.2f} s)" if run.stage_seconds else ""
+    if run.memory is not None:
+        extra += f"; other processes used {run.memory.other_cpu:.1f} CPU-s meanwhile"
+    log.info("%s: %.2f s, %d pages, %.1f pages/s%s", what, run.seconds, run.pages, run.rate, extra)
+    return run
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+
+
+def mib(n: int) -> str:
+    return f"{n / 2**20:,.0f} MiB"
+
+
+def rate(run: Run) -> str:
+    return f"{run.rate:,.1f} docs/s ({run.seconds:.1f} s)"
+
+
+def figure_throughput(args: argparse.Namespace, pages: dict[str, bytes], warcs: Path,
+                      warm: tuple[dict[str, bytes], Path]) -> tuple[list[Row], list[Row]]:
+    warm_pages, warm_warcs = warm
+    setup = dateparser_setup()
+    log.info("htmldate/dateparser one-time set-up in this process: %s s", f"{setup:.2f}" if setup else "?")
+    log.info("warm-up (not timed): every variant on %d pages, the stage once", len(warm_pages))
+    for fn in (baseline, stage_settings(True), stage_settings(False)):
+        loop(warm_pages, fn)
+    run_stage_cli(warm_warcs, args, "warm-stage")
+
+    variants: dict[str, Callable[[], Run]] = {
+        "baseline": lambda: loop(pages, baseline),
+        "bare_meta": lambda: loop(pages, stage_settings(True)),
+        "bare_nometa": lambda: loop(pages, stage_settings(False)),
+        "extractor": lambda: run_extractor(pages),
+        "stage": lambda: run_stage_cli(warcs, args, "local"),
+    }
+    runs: dict[str, list[Run]] = {k: [] for k in variants}
+    for i in range(args.repeats):
+        for key, fn in variants.items():
+            runs[key].append(logged(fn, f"[{i + 1}/{args.repeats}] {key}"))
+    m = {k: median_run(v) for k, v in runs.items()}
+    stage, base = m["stage"], m["baseline"]
+    if stage.pages != len(pages):
+        log.warning("the stage processed %d records of %d pages", stage.pages, len(pages))
+    ratio = stage.rate / base.rate
+    rows = [
+        Row("1. baseline: trafilatura.extract(html) loop, defaults", rate(base)),
+        Row("   ref: bare_extraction, stage settings (with_metadata=True)",
+            f"{rate(m['bare_meta'])} = {m['bare_meta'].rate / base.rate:.2f}x"),
+        Row("   ref: bare_extraction, stage settings, with_metadata=False",
+            f"{rate(m['bare_nometa'])} = {m['bare_nometa'].rate / base.rate:.2f}x"),
+        Row("   ref: stage's Extractor (fresh watchdog child + pipe) from here",
+            f"{rate(m['extractor'])} = {m['extractor'].rate / base.rate:.2f}x"),
+        Row("   stage: webtext-build extract --runner local (whole process)",
+            f"{stage.rate:,.1f} pages/s ({stage.seconds:.1f} s, {stage.pages:,} records, {stage.kept} kept"
+            f"{others(stage)})"),
+    ]
+    if stage.stage_seconds:
+        rows.append(Row("   stage's own time (manifest wall_seconds)",
+                        f"{stage.pages / stage.stage_seconds:,.1f} pages/s ({stage.stage_seconds:.1f} s) = "
+                        f"{stage.pages / stage.stage_seconds / base.rate:.2f}x"))
+    if setup:
+        rows.append(Row("   one-time per process: htmldate's first dateparser call",
+                        f"{setup:.1f} s (excluded from the refs; paid by each extraction child)"))
+    rows.append(Row("   stage (whole process) / baseline", f"{ratio:.2f}x", f">= {TARGET_THROUGHPUT}x",
+                    verdict(ratio >= TARGET_THROUGHPUT)))
+    mem = stage.memory
+    assert mem is not None
+    child, n_child = mem.peak("extraction")
+    memory = [
+        Row("3. peak RSS, extraction child process (VmHWM), local runner",
+            f"{mib(child)} (max of {n_child} process{'es' if n_child != 1 else ''})"),
+        Row("   peak RSS, webtext-build process itself (VmHWM)", mib(mem.hwm.get(mem.root, 0))),
+        Row("   peak RSS, whole webtext-build tree (sampled sum)", mib(mem.peak_sum)),
+    ]
+    return rows, memory
+
+
+def figure_scaling(args: argparse.Namespace, warcs: Path, warm_warcs: Path) -> tuple[list[Row], list[Row]]:
+    import ray
+
+    from webtext.runner import LocalRunner
+    from webtext.runner.ray_runner import RayRunner, init_ray
+
+    local = LocalRunner()
+    run_stage_inprocess(warm_warcs, args, local, "warm-local")
+    log.info("starting Ray (num_cpus=2, no dashboard) and warming it up; not timed")
+    start = time.perf_counter()
+    started = init_ray(num_cpus=2, dashboard=False)
+    ray_runner = RayRunner(num_cpus=2, dashboard=False)
+    l_runs: list[Run] = []
+    r_runs: list[Run] = []
+    try:
+        run_stage_inprocess(warm_warcs, args, ray_runner, "warm-ray")
+        startup = time.perf_counter() - start
+        for i in range(args.repeats):
+            l_runs.append(logged(lambda: run_stage_inprocess(warcs, args, local, "local2", memory=True),
+                                 f"[{i + 1}/{args.repeats}] run_extract, 2 shards, local runner"))
+            r_runs.append(logged(lambda: run_stage_inprocess(warcs, args, ray_runner, "ray2", memory=True),
+                                 f"[{i + 1}/{args.repeats}] run_extract, 2 shards, 2 Ray workers"))
+    finally:
+        ray_runner.close()
+        if started:
+            ray.shutdown()
+    cli = logged(lambda: run_stage_cli(warcs, args, "raycli", runner="ray"),
+                 "webtext-build extract --runner ray --num-cpus 2 (end to end)")
+    l_run, r_run = median_run(l_runs), median_run(r_runs)
+    if r_run.pages != l_run.pages:
+        log.warning("Ray processed %d records, the local runner %d", r_run.pages, l_run.pages)
+    speedup = l_run.seconds / r_run.seconds
+    rows = [
+        Row("2. run_extract, 2 WARC files, local runner (sequential)",
+            f"{l_run.rate:,.1f} pages/s ({l_run.seconds:.1f} s{others(l_run)})"),
+        Row("   run_extract, 2 WARC files, 2 Ray workers",
+            f"{r_run.rate:,.1f} pages/s ({r_run.seconds:.1f} s{others(r_run)})"),
+        Row("   speed-up 2 Ray workers / local", f"{speedup:.2f}x", f">= {TARGET_SPEEDUP}x",
+            verdict(speedup >= TARGET_SPEEDUP)),
+        Row("   Ray start-up + warm-up (done first, excluded above)", f"{startup:.1f} s"),
+        Row("   webtext-build extract --runner ray, end to end incl. Ray start",
+            f"{cli.rate:,.1f} pages/s ({cli.seconds:.1f} s, {l_run.seconds / cli.seconds:.2f}x local)"),
+    ]
+    memory: list[Row] = []
+    if r_run.memory is not None:
+        worker, n_worker = r_run.memory.peak("ray-worker")
+        child, n_child = r_run.memory.peak("extraction")
+        memory = [
+            Row("   peak RSS, Ray worker process (VmHWM), 2 Ray workers", f"{mib(worker)} (max of {n_worker})"),
+            Row("   peak RSS, extraction child of a Ray worker (VmHWM)", f"{mib(child)} (max of {n_child})"),
+        ]
+    return rows, memory
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smoke run: 150 pages, 1 repetition")
+    parser.add_argument("--pages", type=int, default=None, help="pages used (default all ~770; 150 with --quick)")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="runs of every timed variant, median taken (default 2; 1 with --quick)")
+    parser.add_argument("--no-quality-filters", dest="quality_filters", action="store_false",
+                        help="run the stage with --no-quality-filters (default: its cleaning rules on)")
+    parser.add_argument("--no-scaling", dest="scaling", action="store_false", help="skip figure 2 (Ray)")
+    parser.add_argument("--data", type=Path, default=DATA, help=f"the shared data folder (default {DATA})")
+    parser.add_argument("--workdir", type=Path, default=Path(__file__).resolve().parent / "out" / "extract",
+                        help="WARC files and scratch outputs (default benchmarks/out/extract/)")
+    parser.add_argument("--keep", action="store_true", help="keep every run's output folder")
+    parser.add_argument("--strict", action="store_true", help="exit with status 1 if a figure is below its target")
+    parser.add_argument("-v", "--verbose", action="store_true", help="also show the stage's own logging")
+    args = parser.parse_args(argv)
+    if args.pages is None and args.quick:
+        args.pages = 150
+    if args.repeats is None:
+        args.repeats = 1 if args.quick else 2
+    if (args.pages is not None and args.pages < WARC_FILES) or args.repeats < 1:
+        parser.error(f"--pages must be >= {WARC_FILES} and --repeats >= 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("webtext").setLevel(logging.INFO if args.verbose else logging.WARNING)
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    args.workdir = args.workdir.resolve()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    busy = machine_busy()
+    if busy > 0.15:
+        log.warning("the machine is already %.0f%% busy before the benchmark starts: figures will be noisy", 100 * busy)
+
+    import trafilatura
+
+    pages = load_pages(args.data, args.pages)
+    total_bytes = sum(len(b) for b in pages.values())
+    warcs = packed(pages, args.workdir / f"warc-{len(pages)}")
+    warm_pages = load_pages(args.data, WARMUP_PAGES)
+    warm_warcs = packed(warm_pages, args.workdir / "warc-warmup")
+    log.info("%d pages (%.1f MB of HTML) in %s", len(pages), total_bytes / 1e6, warcs)
+
+    rows, memory = figure_throughput(args, pages, warcs, (warm_pages, warm_warcs))
+    if args.scaling:
+        scaling, ray_memory = figure_scaling(args, warcs, warm_warcs)
+        rows += scaling
+        memory += ray_memory
+    rows += memory
+
+    header = (
+        f"webtext extract stage benchmark: {len(pages):,} real pages ({total_bytes / 1e6:.1f} MB HTML, "
+        f"article-extraction-benchmark + trafilatura-eval) in {WARC_FILES} WARC files, quality filters "
+        f"{'on' if args.quality_filters else 'off'}, median of {args.repeats}, {os.cpu_count()} CPUs, "
+        f"trafilatura {trafilatura.__version__}, Python {platform.python_version()}, "
+        f"{time.perf_counter() - started:.0f} s in all"
+    )
+    print(format_table(rows, header))
+    below = [r for r in rows if r.verdict == "below target"]
+    return 1 if args.strict and below else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,214 @@
+"""The ``extract`` stage: WARC response records -> the **docs** dataset, one shard per WARC file.
+
+Per record: size cap (before anything parses it), HTTP status and type checks, magic-byte
+sniffing (PDFs, images, compressed streams served as text/html never reach a parser), charset
+decoding (``webtext.extract.decode``), trafilatura in a watchdog process with a per-document
+deadline (``webtext.extract.worker``), then GPT-2-style cleaning (``webtext.extract.cleaning``).
+Every record ends as a document or as a row in ``dropped/`` with its reason. When the input is
+a crawl dataset, karma and subreddits come from its fetch log (joined on WARC file + offset).
+"""
+
+from __future__ import annotations
+
+import functools
+import glob
+import hashlib
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from webtext.config import ExtractConfig, to_dict
+from webtext.data import Manifest, write_parquet
+from webtext.errors import ConfigError, ShardError
+from webtext.paths import MANIFEST, part_name
+from webtext.runner import Runner, ShardOutput, ShardTask, input_identity, run_stage
+
+log = logging.getLogger(__name__)
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def docs_schema():
+    import pyarrow as pa
+
+    return pa.schema([
+        ("id", pa.string()), ("url", pa.string()), ("domain", pa.string()), ("text", pa.string()),
+        ("title", pa.string()), ("date", pa.string()), ("karma", pa.int64()), ("subreddits", pa.list_(pa.string())),
+        ("n_chars", pa.int64()), ("n_words", pa.int64()), ("lang", pa.string()), ("warc_file", pa.string()),
+        ("warc_offset", pa.int64()),
+    ])
+
+
+def dropped_schema():
+    import pyarrow as pa
+
+    return pa.schema([
+        ("id", pa.string()), ("url", pa.string()), ("reason", pa.string()), ("detail", pa.string()),
+        ("n_words", pa.int64()), ("warc_file", pa.string()), ("warc_offset", pa.int64()),
+    ])
+
+
+def doc_id(url: str) -> str:
+    """Stable id: a hash of the normalised URL (of the raw URL if it cannot be normalised)."""
+    from webtext.crawl.urls import UrlRejected, normalise_url
+
+    try:
+        key = normalise_url(url)
+    except UrlRejected:
+        key = url
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def _domain(url: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    from webtext.crawl.urls import domain_of
+
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return None
+    return domain_of(host) if host else None
+
+
+def expand_inputs(inputs: list[str]) -> list[tuple[Path, Path | None]]:
+    """(WARC file, crawl dataset it belongs to or None) for every input."""
+    found: list[tuple[Path, Path | None]] = []
+    for i, item in enumerate(inputs):
+        p = Path(item)
+        if p.is_dir() and (p / MANIFEST).exists() and (p / "warc").is_dir():
+            found += [(w, p.resolve()) for w in sorted((p / "warc").glob("*.warc*"))]
+        elif p.is_dir():
+            found += [(w, None) for w in sorted(p.rglob("*.warc")) + sorted(p.rglob("*.warc.gz"))]
+        elif p.is_file():
+            found.append((p, None))
+        else:
+            matched = sorted(Path(m) for m in glob.glob(item) if Path(m).is_file())
+            if not matched:
+                raise ConfigError(f"inputs[{i}]", f"input not found: {item}")
+            found += [(m, None) for m in matched]
+    if not found:
+        raise ConfigError("inputs", "no WARC files found in the inputs")
+    return [(w.resolve(), c) for w, c in dict.fromkeys(found)]
+
+
+def _lineage(crawl: str | None, warc_name: str) -> dict[int, dict[str, Any]]:
+    """Fetch-log rows of one WARC file by record offset (url, karma, subreddits)."""
+    if crawl is None:
+        return {}
+    import pyarrow.parquet as pq
+
+    rows: dict[int, dict[str, Any]] = {}
+    for f in sorted(Path(crawl).glob("part-*.parquet")):
+        names = pq.ParquetFile(f).schema_arrow.names
+        cols = [c for c in ("url", "warc_file", "warc_offset", "karma", "subreddits") if c in names]
+        table = pq.read_table(f, columns=cols, filters=[("warc_file", "=", warc_name)])
+        for r in table.to_pylist():
+            rows[r["warc_offset"]] = r
+    return rows
+
+
+def extract_shard(cfg: ExtractConfig, dataset: Path, task: ShardTask) -> ShardOutput:
+    """One WARC file -> ``part-NNNNN.parquet`` (docs) and ``dropped/part-NNNNN.parquet``."""
+    import pyarrow as pa
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.exceptions import ArchiveLoadFailed
+
+    from webtext.extract.cleaning import drop_reason, language_of
+    from webtext.extract.decode import decode_html, sniff_binary
+    from webtext.extract.worker import ExtractSettings, shared_extractor
+
+    path = Path(task.payload["path"])
+    lineage = _lineage(task.payload.get("crawl"), path.name)
+    rules = cfg.quality_rules()
+    counts: Counter[str] = Counter()
+    docs: list[dict[str, Any]] = []
+    dropped: list[dict[str, Any]] = []
+
+    def drop(url: str, offset: int, reason: str, detail: str | None = None, n_words: int | None = None) -> None:
+        counts["dropped_" + reason] += 1
+        dropped.append({"id": doc_id(url), "url": url, "reason": reason, "detail": detail, "n_words": n_words,
+                        "warc_file": path.name, "warc_offset": offset})
+
+    settings = ExtractSettings(favor=cfg.favor, include_tables=cfg.include_tables)
+    extractor = shared_extractor(settings, cfg.doc_timeout)
+    restarts_before = extractor.restarts
+    with open(path, "rb") as f:
+        records = ArchiveIterator(f)
+        try:
+            for rec in records:
+                if rec.rec_type != "response":
+                    continue
+                body = rec.content_stream().read(cfg.max_bytes + 1)
+                offset = records.get_record_offset()
+                uri = rec.rec_headers.get_header("WARC-Target-URI") or ""
+                known = lineage.get(offset, {})
+                url = known.get("url") or uri
+                counts["records"] += 1
+                http = rec.http_headers
+                status = http.get_statuscode() if http is not None else None
+                ctype = http.get_header("Content-Type") if http is not None else None
+                mime = (ctype or "").split(";", 1)[0].strip().lower()
+                if len(body) > cfg.max_bytes:
+                    drop(url, offset, "too_large", f"> {cfg.max_bytes} bytes")
+                    continue
+                if status is not None and str(status) != "200":
+                    drop(url, offset, "http_status", str(status))
+                    continue
+                if mime and mime not in HTML_TYPES:
+                    drop(url, offset, "not_html", mime)
+                    continue
+                if not body.strip():
+                    drop(url, offset, "empty")
+                    continue
+                kind = sniff_binary(body)
+                if kind is not None:
+                    drop(url, offset, "not_html", f"{kind} bytes served as {mime or 'no type'}")
+                    continue
+                html, _encoding = decode_html(body, ctype)
+                disposition, result = extractor.extract(html, url)
+                if disposition == "timeout":
+                    drop(url, offset, "timeout", f"> {cfg.doc_timeout} s")
+                    continue
+                if disposition != "ok":
+                    drop(url, offset, "extract_error", disposition[7:])
+                    continue
+                if result is None:
+                    drop(url, offset, "no_text")
+                    continue
+                text = result["text"]
+                n_words = len(text.split())
+                reason = drop_reason(text, rules) if cfg.quality_filters else None
+                if reason is not None:
+                    drop(url, offset, reason, None, n_words)
+                    continue
+                docs.append({
+                    "id": doc_id(url), "url": url, "domain": _domain(url), "text": text, "title": result["title"],
+                    "date": result["date"], "karma": known.get("karma"), "subreddits": known.get("subreddits"),
+                    "n_chars": len(text), "n_words": n_words, "lang": language_of(text)[0],
+                    "warc_file": path.name, "warc_offset": offset,
+                })
+        except ArchiveLoadFailed as exc:
+            raise ShardError(f"not a readable WARC file: {exc}", path=str(path)) from exc
+        counts["worker_restarts"] = extractor.restarts - restarts_before
+    counts["kept"] = len(docs)
+    counts["total"] = counts["records"]
+    main = dataset / part_name(task.index)
+    side = dataset / "dropped" / part_name(task.index)
+    write_parquet(main, pa.Table.from_pylist(docs, schema=docs_schema()))
+    write_parquet(side, pa.Table.from_pylist(dropped, schema=dropped_schema()))
+    return ShardOutput(files=[main, side], counts=dict(counts), rows={str(main): len(docs), str(side): len(dropped)})
+
+
+def run_extract(cfg: ExtractConfig, out: Path, runner: Runner) -> Manifest:
+    """Extract every WARC file of the inputs into ``out`` (reruns skip finished files)."""
+    out = Path(out)
+    warcs = expand_inputs(cfg.inputs)
+    crawls = sorted({c for _, c in warcs if c is not None})
+    inputs = [input_identity(c) for c in crawls] + [input_identity(w) for w, c in warcs if c is None]
+    tasks = [ShardTask(i, w.name, {"path": str(w), "crawl": str(c) if c else None}) for i, (w, c) in enumerate(warcs)]
+    return run_stage(
+        stage="extract", dataset=out, config=to_dict(cfg), inputs=inputs, tasks=tasks,
+        shard_fn=functools.partial(extract_shard, cfg, out), runner=runner, side_dirs=["dropped"],
+    )
