@@ -54,18 +54,28 @@ import random
 import re
 import socket
 import statistics
-import subprocess
 import sys
-import threading
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
-from _report import FreshOut, Row, format_table, verdict  # benchmarks/_report.py, beside this script
+from _report import (  # benchmarks/_report.py, beside this script
+    FreshOut,
+    Row,
+    TreeMemory,
+    check_parts,
+    cpu_ticks,
+    finish,
+    machine_busy,
+    mib,
+    setup,
+    timed_child,
+    verdict,
+)
 
 log = logging.getLogger("benchmarks.crawl")
 
@@ -254,30 +264,7 @@ class LoopbackWeb:
 
     def cpu_seconds(self) -> float:
         """User + system CPU seconds the server process has used so far."""
-        return cpu_seconds(self.proc.pid)
-
-
-def cpu_seconds(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-def machine_busy(seconds: float = 1.0) -> float:
-    """Fraction of all CPUs busy over ``seconds`` (from /proc/stat), to warn about a loaded machine."""
-
-    def sample() -> tuple[int, int]:
-        with open("/proc/stat") as f:
-            values = [int(v) for v in f.readline().split()[1:]]
-        return sum(values), values[3] + values[4]  # total, idle + iowait
-
-    total0, idle0 = sample()
-    time.sleep(seconds)
-    total1, idle1 = sample()
-    return 1.0 - (idle1 - idle0) / max(1, total1 - total0)
+        return cpu_ticks(self.proc.pid) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -288,82 +275,6 @@ def free_port() -> int:
 
 # ---------------------------------------------------------------------------------------------
 # Process-tree memory
-
-
-def _proc_status(pid: int) -> dict[str, int]:
-    """VmRSS / VmHWM (bytes) of ``pid``, or {} if it is gone."""
-    out = {}
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(("VmRSS:", "VmHWM:")):
-                    key, value = line.split(":", 1)
-                    out[key] = int(value.split()[0]) * 1024
-    except (OSError, ValueError):
-        return {}
-    return out
-
-
-def _descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, ()))
-    return out
-
-
-@dataclass
-class TreeMemory:
-    """Peak RSS of a process tree: each process's own peak (VmHWM) and the sampled sum."""
-
-    root: int
-    interval: float = 0.2
-    hwm: dict[int, int] = field(default_factory=dict)
-    peak_sum: int = 0
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def start(self) -> TreeMemory:
-        self._thread = threading.Thread(target=self._run, daemon=True, name="rss-poll")
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while True:
-            total = 0
-            for pid in _descendants(self.root):
-                status = _proc_status(pid)
-                if status:
-                    total += status.get("VmRSS", 0)
-                    self.hwm[pid] = max(self.hwm.get(pid, 0), status.get("VmHWM", 0))
-            self.peak_sum = max(self.peak_sum, total)
-            if self._stop.wait(self.interval):
-                return
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-
-    @property
-    def root_peak(self) -> int:
-        return self.hwm.get(self.root, 0)
-
-    @property
-    def child_peak(self) -> int:
-        return max((v for k, v in self.hwm.items() if k != self.root), default=0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -437,21 +348,6 @@ class Run:
         return self.pages / self.seconds
 
 
-
-
-def timed_child(cmd: list[str], log_path: Path) -> tuple[float, TreeMemory]:
-    """Run ``cmd`` to completion (output to ``log_path``); wall seconds and its tree's memory."""
-    start = time.perf_counter()
-    with open(log_path, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-        memory = TreeMemory(proc.pid).start()
-        code = proc.wait()
-    seconds = time.perf_counter() - start
-    memory.stop()
-    if code != 0:
-        tail = log_path.read_text(errors="replace")[-3000:]
-        raise SystemExit(f"{cmd[:4]}... exited with {code}; log {log_path}:\n{tail}")
-    return seconds, memory
 
 
 def run_baseline(urls_file: Path, args: argparse.Namespace, label: str) -> Run:
@@ -546,10 +442,6 @@ def pick_median(runs: list[Run]) -> Run:
 
 # ---------------------------------------------------------------------------------------------
 # Figures
-
-
-def mib(n: int) -> str:
-    return f"{n / 2**20:,.0f} MiB"
 
 
 def figure_throughput(args: argparse.Namespace, web: LoopbackWeb, urls_file: Path,
@@ -667,10 +559,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.pages = 600 if args.quick else 3_000
     if args.repeats is None:
         args.repeats = 1 if args.quick else 3
-    args.parts = [p.strip() for p in args.parts.split(",") if p.strip()]
-    unknown = set(args.parts) - set(PARTS)
-    if unknown:
-        parser.error(f"unknown part(s) {', '.join(sorted(unknown))}; choose from {', '.join(PARTS)}")
+    args.parts = check_parts(parser, args.parts, PARTS)
     if args.pages < 1 or args.hosts < 2 or args.concurrency < 1 or args.repeats < 1:
         parser.error("--pages, --concurrency and --repeats must be >= 1, --hosts >= 2")
     return args
@@ -678,9 +567,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    logging.getLogger("webtext").setLevel(logging.INFO if args.verbose else logging.WARNING)
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    setup(args.verbose)
     args.workdir = args.workdir.resolve()
     args.workdir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -712,9 +599,7 @@ def main(argv: list[str] | None = None) -> int:
         f"concurrency {args.concurrency} (1 per host), delay 0, {os.cpu_count()} CPUs shared with the server, "
         f"Python {platform.python_version()}, {time.perf_counter() - started:.0f} s in all"
     )
-    print(format_table(rows, header))
-    below = [r for r in rows if r.verdict == "below target"]
-    return 1 if args.strict and below else 0
+    return finish(rows, header, args.strict)
 
 
 if __name__ == "__main__":

@@ -43,16 +43,24 @@ import json
 import logging
 import os
 import platform
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _report import FreshOut, Row, format_table, verdict  # benchmarks/_report.py, beside this script
+from _report import (  # benchmarks/_report.py, beside this script
+    FreshOut,
+    Row,
+    TreeMemory,
+    finish,
+    machine_busy,
+    mib,
+    setup,
+    timed_child,
+    verdict,
+)
 
 log = logging.getLogger("benchmarks.extract")
 
@@ -117,72 +125,6 @@ def packed(pages: dict[str, bytes], folder: Path, files: int = WARC_FILES) -> Pa
 # Process-tree memory
 
 
-def _proc_status(pid: int) -> dict[str, int]:
-    """VmRSS / VmHWM (bytes) of ``pid``, or {} if it is gone."""
-    out = {}
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(("VmRSS:", "VmHWM:")):
-                    key, value = line.split(":", 1)
-                    out[key] = int(value.split()[0]) * 1024
-    except (OSError, ValueError):
-        return {}
-    return out
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
-    except OSError:
-        return ""
-
-
-def machine_busy_ticks() -> tuple[int, int]:
-    """(busy, total) clock ticks of all CPUs so far, from /proc/stat."""
-    with open("/proc/stat") as f:
-        values = [int(v) for v in f.readline().split()[1:]]
-    return sum(values) - values[3] - values[4], sum(values)  # idle and iowait are not busy
-
-
-def machine_busy(seconds: float = 1.0) -> float:
-    """Fraction of all CPUs busy over ``seconds``, to warn about a loaded machine."""
-    busy0, total0 = machine_busy_ticks()
-    time.sleep(seconds)
-    busy1, total1 = machine_busy_ticks()
-    return (busy1 - busy0) / max(1, total1 - total0)
-
-
-def _cpu_ticks(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])  # utime + stime
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-def _descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, ()))
-    return out
-
-
 def kind_of(cmdline: str) -> str:
     """``extraction`` (the watchdog child), ``ray-worker``, ``ray`` (its daemons) or ``other``."""
     if "multiprocessing.spawn" in cmdline or "--multiprocessing-fork" in cmdline:
@@ -192,61 +134,6 @@ def kind_of(cmdline: str) -> str:
     if "ray" in cmdline and ("raylet" in cmdline or "gcs_server" in cmdline or "/ray/" in cmdline):
         return "ray"
     return "other"
-
-
-@dataclass
-class TreeMemory:
-    """Peak RSS (``VmHWM``) of every process of a tree, sampled, with each process's kind; also the CPU
-    time the tree used and the CPU time every *other* process of the machine used meanwhile."""
-
-    root: int
-    interval: float = 0.2
-    hwm: dict[int, int] = field(default_factory=dict)
-    kinds: dict[int, str] = field(default_factory=dict)
-    peak_sum: int = 0
-    ticks: dict[int, int] = field(default_factory=dict)
-    _busy0: int = 0
-    other_cpu: float = 0.0  # CPU seconds of processes outside the tree while it ran (noise)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-    _base: dict[int, int] = field(default_factory=dict)
-
-    def __enter__(self) -> TreeMemory:
-        self._busy0 = machine_busy_ticks()[0]
-        self.ticks = {pid: _cpu_ticks(pid) for pid in _descendants(self.root)}  # already used: not counted
-        self._base = dict(self.ticks)
-        self._thread = threading.Thread(target=self._run, daemon=True, name="rss-poll")
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while True:
-            total = 0
-            for pid in _descendants(self.root):
-                status = _proc_status(pid)
-                if not status:
-                    continue
-                total += status.get("VmRSS", 0)
-                self.ticks[pid] = max(self.ticks.get(pid, 0), _cpu_ticks(pid))
-                self.hwm[pid] = max(self.hwm.get(pid, 0), status.get("VmHWM", 0))
-                if pid not in self.kinds or self.kinds[pid] == "other":  # Ray renames its workers later
-                    self.kinds[pid] = "root" if pid == self.root else kind_of(_cmdline(pid))
-            self.peak_sum = max(self.peak_sum, total)
-            if self._stop.wait(self.interval):
-                return
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        hz = os.sysconf("SC_CLK_TCK")
-        tree = sum(t - self._base.get(pid, 0) for pid, t in self.ticks.items())
-        self.other_cpu = max(0.0, (machine_busy_ticks()[0] - self._busy0 - tree) / hz)
-
-    def peak(self, kind: str) -> tuple[int, int]:
-        """(largest VmHWM among the processes of ``kind``, how many there were)."""
-        values = [v for pid, v in self.hwm.items() if self.kinds.get(pid) == kind]
-        return max(values, default=0), len(values)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -356,15 +243,7 @@ def run_stage_cli(warcs: Path, args: argparse.Namespace, label: str, runner: str
     with FreshOut(args.workdir, label, args.keep) as out:
         dataset = out / "docs"
         log_path = out / "cli.log"
-        start = time.perf_counter()
-        with open(log_path, "wb") as logf:
-            proc = subprocess.Popen(stage_cmd(warcs, dataset, args, runner), stdout=logf, stderr=subprocess.STDOUT)
-            with TreeMemory(proc.pid) as memory:
-                code = proc.wait()
-        seconds = time.perf_counter() - start
-        if code != 0:
-            tail = log_path.read_text(errors="replace")[-3000:]
-            raise SystemExit(f"webtext-build extract exited with {code}:\n{tail}")
+        seconds, memory = timed_child(stage_cmd(warcs, dataset, args, runner), log_path, kind_of)
         records, stage_seconds, kept = manifest_stats(dataset)
     return Run(seconds, records, stage_seconds, memory, kept)
 
@@ -378,7 +257,7 @@ def run_stage_inprocess(warcs: Path, args: argparse.Namespace, runner: Any, labe
     cfg = ExtractConfig(inputs=[str(warcs)], quality_filters=args.quality_filters)
     with FreshOut(args.workdir, label, args.keep) as out:
         dataset = out / "docs"
-        tree = TreeMemory(os.getpid()) if memory else None
+        tree = TreeMemory(os.getpid(), kind_of) if memory else None
         start = time.perf_counter()
         if tree is not None:
             with tree:
@@ -401,10 +280,6 @@ def logged(fn: Callable[[], Run], what: str) -> Run:
 
 # ---------------------------------------------------------------------------------------------
 # Figures
-
-
-def mib(n: int) -> str:
-    return f"{n / 2**20:,.0f} MiB"
 
 
 def rate(run: Run) -> str:
@@ -555,9 +430,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    logging.getLogger("webtext").setLevel(logging.INFO if args.verbose else logging.WARNING)
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    setup(args.verbose)
     args.workdir = args.workdir.resolve()
     args.workdir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -588,9 +461,7 @@ def main(argv: list[str] | None = None) -> int:
         f"trafilatura {trafilatura.__version__}, Python {platform.python_version()}, "
         f"{time.perf_counter() - started:.0f} s in all"
     )
-    print(format_table(rows, header))
-    below = [r for r in rows if r.verdict == "below target"]
-    return 1 if args.strict and below else 0
+    return finish(rows, header, args.strict)
 
 
 if __name__ == "__main__":

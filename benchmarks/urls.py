@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from _report import FreshOut, Row, format_table, verdict  # benchmarks/_report.py, beside this script
+from _report import FreshOut, Row, check_parts, finish, setup, verdict  # benchmarks/_report.py, beside this script
 
 log = logging.getLogger("benchmarks.urls")
 
@@ -267,10 +267,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.repeats = 2 if args.quick else 3
     if args.rss_records is None:
         args.rss_records = 200_000 if args.quick else 4 * args.records
-    args.parts = [p.strip() for p in args.parts.split(",") if p.strip()]
-    unknown = set(args.parts) - set(PARTS)
-    if unknown:
-        parser.error(f"unknown part(s) {', '.join(sorted(unknown))}; choose from {', '.join(PARTS)}")
+    args.parts = check_parts(parser, args.parts, PARTS)
     if args.records < 1 or args.rss_records < 1 or args.repeats < 1 or args.scaling_repeats < 1:
         parser.error("--records, --rss-records, --repeats and --scaling-repeats must be >= 1")
     return args
@@ -278,9 +275,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    logging.getLogger("webtext").setLevel(logging.INFO if args.verbose else logging.WARNING)
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    setup(args.verbose)
     args.workdir = args.workdir.resolve()
     started = time.perf_counter()
 
@@ -307,9 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{' (zstd --long=31)' if lw else ''}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"{time.perf_counter() - started:.0f} s in all"
     )
-    print(format_table(rows, header))
-    below = [r for r in rows if r.verdict == "below target"]
-    return 1 if args.strict and below else 0
+    return finish(rows, header, args.strict)
 
 
 if __name__ == "__main__":
