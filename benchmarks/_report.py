@@ -70,6 +70,13 @@ def setup(verbose: bool) -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 
+def warn_if_busy(log: logging.Logger, threshold: float = 0.15) -> None:
+    """Say so when the machine is already loaded: every ratio then carries that noise."""
+    busy = machine_busy()
+    if busy > threshold:
+        log.warning("the machine is already %.0f%% busy before the benchmark starts: figures will be noisy", 100 * busy)
+
+
 def check_parts(parser: argparse.ArgumentParser, parts: str, known: tuple[str, ...]) -> list[str]:
     """``--parts a,b`` as a list; an unknown name is a usage error listing the valid ones."""
     chosen = [p.strip() for p in parts.split(",") if p.strip()]

@@ -70,11 +70,11 @@ from _report import (  # benchmarks/_report.py, beside this script
     check_parts,
     cpu_ticks,
     finish,
-    machine_busy,
     mib,
     setup,
     timed_child,
     verdict,
+    warn_if_busy,
 )
 
 log = logging.getLogger("benchmarks.crawl")
@@ -572,9 +572,7 @@ def main(argv: list[str] | None = None) -> int:
     args.workdir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
-    busy = machine_busy()
-    if busy > 0.15:
-        log.warning("the machine is already %.0f%% busy before the benchmark starts: figures will be noisy", 100 * busy)
+    warn_if_busy(log)
     hosts = pick_hosts(args.hosts)
     with LoopbackWeb(hosts) as web:
         urls_file = args.workdir / f"urls-{args.pages}-{args.hosts}.txt"

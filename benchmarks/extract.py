@@ -55,11 +55,11 @@ from _report import (  # benchmarks/_report.py, beside this script
     Row,
     TreeMemory,
     finish,
-    machine_busy,
     mib,
     setup,
     timed_child,
     verdict,
+    warn_if_busy,
 )
 
 log = logging.getLogger("benchmarks.extract")
@@ -434,9 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     args.workdir = args.workdir.resolve()
     args.workdir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    busy = machine_busy()
-    if busy > 0.15:
-        log.warning("the machine is already %.0f%% busy before the benchmark starts: figures will be noisy", 100 * busy)
+    warn_if_busy(log)
 
     import trafilatura
 
