@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass
@@ -68,6 +69,16 @@ def setup(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("webtext").setLevel(logging.INFO if verbose else logging.WARNING)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+
+def begin(args: Any, log: logging.Logger) -> float:
+    """A benchmark's start: logging, its work folder made absolute and present, a warning if the
+    machine is busy; returns the start time (``time.perf_counter``)."""
+    setup(args.verbose)
+    args.workdir = Path(args.workdir).resolve()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    warn_if_busy(log)
+    return time.perf_counter()
 
 
 def warn_if_busy(log: logging.Logger, threshold: float = 0.15) -> None:

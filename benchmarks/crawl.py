@@ -67,14 +67,13 @@ from _report import (  # benchmarks/_report.py, beside this script
     FreshOut,
     Row,
     TreeMemory,
+    begin,
     check_parts,
     cpu_ticks,
     finish,
     mib,
-    setup,
     timed_child,
     verdict,
-    warn_if_busy,
 )
 
 log = logging.getLogger("benchmarks.crawl")
@@ -567,12 +566,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    setup(args.verbose)
-    args.workdir = args.workdir.resolve()
-    args.workdir.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-
-    warn_if_busy(log)
+    started = begin(args, log)
     hosts = pick_hosts(args.hosts)
     with LoopbackWeb(hosts) as web:
         urls_file = args.workdir / f"urls-{args.pages}-{args.hosts}.txt"

@@ -54,12 +54,11 @@ from _report import (  # benchmarks/_report.py, beside this script
     FreshOut,
     Row,
     TreeMemory,
+    begin,
     finish,
     mib,
-    setup,
     timed_child,
     verdict,
-    warn_if_busy,
 )
 
 log = logging.getLogger("benchmarks.extract")
@@ -430,11 +429,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    setup(args.verbose)
-    args.workdir = args.workdir.resolve()
-    args.workdir.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    warn_if_busy(log)
+    started = begin(args, log)
 
     import trafilatura
 

@@ -351,8 +351,292 @@ class ExtractConfig:
         return QualityRules(**values)
 
 
+@dataclass
+class DedupConfig:
+    """The ``dedup`` stage: exact and MinHash-LSH near-duplicate removal over any docs table."""
+
+    inputs: list[str] = opt(  # noqa: RUF009 - a required field with help text
+        help="a docs dataset, or folders/globs of Parquet files with at least `id` and `text` (`karma` optional)",
+        positional=True,
+    )
+    threshold: float = opt(0.8, "Jaccard similarity (word shingles) at or above which documents are near duplicates")
+    num_perm: int = opt(128, "MinHash permutations per signature")
+    ngram: int = opt(5, "words per shingle")
+    seed: int = opt(1, "seed of the MinHash permutations (datasketch's `seed`)")
+    verify: bool = opt(True, "check LSH candidates against their full signatures (estimated Jaccard >= threshold)")
+    recall_weight: float | None = opt(
+        None, "weight of missed pairs (false positives get 1 - it) in datasketch's search for the LSH bands x rows; "
+        "null: 0.9 with verify (verification removes false positives: 14x9 bands at 0.8), 0.5 without (9x13)",
+    )
+    partitions: int = opt(16, "band-hash partitions = bucket reduce tasks; more keeps each task's memory smaller")
+    batch_rows: int = opt(4096, "documents hashed per kernel call (bounds the signature pass's memory)")
+
+    def validate(self, key: str) -> None:
+        if not self.inputs:
+            raise ConfigError(_sub(key, "inputs"), "no inputs given")
+        if not 0 < self.threshold <= 1:
+            raise ConfigError(_sub(key, "threshold"), "must be in (0, 1]")
+        if not 2 <= self.num_perm <= 4096:
+            raise ConfigError(_sub(key, "num_perm"), "must be between 2 and 4096")
+        if self.ngram < 1:
+            raise ConfigError(_sub(key, "ngram"), "must be >= 1")
+        if not 0 <= self.seed < 2**32:
+            raise ConfigError(_sub(key, "seed"), "must be between 0 and 2**32-1")
+        if not 1 <= self.partitions <= 4096:
+            raise ConfigError(_sub(key, "partitions"), "must be between 1 and 4096")
+        if self.batch_rows < 1:
+            raise ConfigError(_sub(key, "batch_rows"), "must be >= 1")
+        if self.recall_weight is not None and not 0 < self.recall_weight < 1:
+            raise ConfigError(_sub(key, "recall_weight"), "must be between 0 and 1 (exclusive)")
+
+    def lsh_weights(self) -> tuple[float, float]:
+        """(false positive weight, false negative weight) for the bands x rows search."""
+        fn = self.recall_weight if self.recall_weight is not None else (0.9 if self.verify else 0.5)
+        return 1 - fn, fn
+
+    def resolve_paths(self, base: Path) -> DedupConfig:
+        return dataclasses.replace(self, inputs=[p if Path(p).is_absolute() else str(base / p) for p in self.inputs])
+
+
+def _resolve_named_paths(specs: list[str], base: Path) -> list[str]:
+    """``NAME=PATH`` specs with relative paths made relative to ``base`` (hf: sources untouched)."""
+    out = []
+    for spec in specs:
+        name, sep, source = spec.partition("=")
+        if sep and source and not source.startswith("hf:") and not Path(source.partition("#")[0]).is_absolute():
+            spec = f"{name}={base / source}"
+        out.append(spec)
+    return out
+
+
+@dataclass
+class ContaminationConfig:
+    """The ``contamination`` stage: GPT-2's n-gram overlap of benchmark test sets with a corpus."""
+
+    inputs: list[str] = opt(  # noqa: RUF009 - a required field with help text
+        help="a docs dataset, or folders/globs of Parquet files with `id` and `text` (`url`, `karma` used if present)",
+        positional=True,
+    )
+    benchmarks: list[str] = opt(  # noqa: RUF009 - opt() turns a list into a default_factory
+        [], "NAME=PATH of a benchmark test set (repeat); known NAMEs pick their loader: wikitext2, wikitext103, "
+        "ptb, lambada, cbt, enwik8, text8, 1bw; else one example per line, PATH.jsonl#FIELD, hf:DATASET:SPLIT#FIELD",
+        flag="benchmark",
+    )
+    benchmark_train: list[str] = opt(  # noqa: RUF009
+        [], "NAME=PATH of a benchmark's own training split (repeat): Table 6's first row", flag="benchmark-train",
+    )
+    ngram: int = opt(8, "words per n-gram (GPT-2: 8; GPT-3's variant: 13)")
+    mode: Literal["bloom", "exact"] = opt(
+        "bloom", "bloom: GPT-2's method, a Bloom filter of the corpus n-grams; exact: hash sets, exact overlap",
+    )
+    fp_rate: float = opt(1e-8, "Bloom filter false-positive rate it is sized for")
+    bloom: str | None = opt(None, "a saved corpus Bloom filter (corpus.bloom of an earlier report) to query instead of "
+                                  "building one")
+    bloom_parts: int = opt(0, "Bloom filters built in parallel (each over a group of shards, each m bits), then merged "
+                              "by OR; 0: as many as the runner runs at once (1 locally)")
+    random_check: int = opt(1_000_000, "random strings the finished Bloom filter is tested with (GPT-2's check)")
+    top_documents: int = opt(50, "most contaminated documents listed in the report")
+    batch_rows: int = opt(2048, "documents hashed per batch")
+
+    def validate(self, key: str) -> None:
+        if not self.inputs:
+            raise ConfigError(_sub(key, "inputs"), "no inputs given")
+        if not self.benchmarks:
+            raise ConfigError(_sub(key, "benchmarks") if key else "--benchmark", "give at least one NAME=PATH")
+        if not 1 <= self.ngram <= 64:
+            raise ConfigError(_sub(key, "ngram"), "must be between 1 and 64")
+        if not 0 < self.fp_rate < 0.5:
+            raise ConfigError(_sub(key, "fp_rate"), "must be in (0, 0.5)")
+        if self.bloom is not None and not Path(self.bloom).is_file():
+            raise ConfigError(_sub(key, "bloom"), f"no Bloom filter file at {self.bloom}")
+        if self.batch_rows < 1:
+            raise ConfigError(_sub(key, "batch_rows"), "must be >= 1")
+        if self.random_check < 0 or self.bloom_parts < 0 or self.top_documents < 0:
+            bad = next(n for n in ("random_check", "bloom_parts", "top_documents") if getattr(self, n) < 0)
+            raise ConfigError(_sub(key, bad), "must be >= 0")
+
+    def resolve_paths(self, base: Path) -> ContaminationConfig:
+        return dataclasses.replace(
+            self, inputs=[p if Path(p).is_absolute() else str(base / p) for p in self.inputs],
+            benchmarks=_resolve_named_paths(self.benchmarks, base),
+            benchmark_train=_resolve_named_paths(self.benchmark_train, base),
+            bloom=None if self.bloom is None or Path(self.bloom).is_absolute() else str(base / self.bloom),
+        )
+
+
+@dataclass
+class DecontaminateConfig:
+    """``decontaminate``: remove benchmark text found by a contamination report from a docs table."""
+
+    inputs: list[str] = opt(  # noqa: RUF009 - a required field with help text
+        help="the docs the report was made on (a docs dataset or folders/globs of Parquet files)", positional=True,
+    )
+    report: str = opt("", "the contamination report folder (its hits/ and ngrams/)")
+    method: Literal["drop", "gpt3"] = opt(
+        "drop", "drop: remove documents over --max-fraction; gpt3: cut each colliding n-gram with --context-chars "
+        "around it (GPT-3, appendix C)",
+    )
+    max_fraction: float = opt(0.0, "drop: a document whose share of n-grams found in a benchmark exceeds this is "
+                                   "removed (0: any hit)")
+    context_chars: int = opt(200, "gpt3: characters removed on each side of a colliding n-gram")
+    min_piece_chars: int = opt(200, "gpt3: pieces shorter than this are dropped")
+    max_pieces: int = opt(10, "gpt3: a document split into more pieces is dropped")
+    max_ngram_docs: int = opt(10, "gpt3: n-grams found in more documents than this are ignored (common phrases)")
+
+    def validate(self, key: str) -> None:
+        if not self.inputs:
+            raise ConfigError(_sub(key, "inputs"), "no inputs given")
+        if not self.report or not (Path(self.report) / "_manifest.json").is_file():
+            raise ConfigError(_sub(key, "report"), f"not a finished contamination report folder: {self.report!r}")
+        if not 0 <= self.max_fraction <= 1:
+            raise ConfigError(_sub(key, "max_fraction"), "must be between 0 and 1")
+        for name in ("context_chars", "min_piece_chars", "max_pieces", "max_ngram_docs"):
+            if getattr(self, name) < 0:
+                raise ConfigError(_sub(key, name), "must be >= 0")
+
+    def resolve_paths(self, base: Path) -> DecontaminateConfig:
+        return dataclasses.replace(
+            self, inputs=[p if Path(p).is_absolute() else str(base / p) for p in self.inputs],
+            report=self.report if Path(self.report).is_absolute() else str(base / self.report),
+        )
+
+
+@dataclass
+class TrainTokenizerConfig:
+    """``train-tokenizer``: GPT-2's kind of byte-level BPE, trained with tokenizers on a corpus sample."""
+
+    inputs: list[str] = opt(  # noqa: RUF009 - a required field with help text
+        help="a docs dataset, or folders/globs of Parquet files with `id` and `text`", positional=True,
+    )
+    vocab_size: int = opt(50257, "tokens including the 256 byte tokens and <|endoftext|> (the last id)")
+    sample_bytes: int = opt(1_000_000_000, "text it trains on: every k-th document, streamed, up to about this much")
+    threads: int = opt(0, "threads the trainer uses (0: all CPUs of this machine)")
+
+    def validate(self, key: str) -> None:
+        if not self.inputs:
+            raise ConfigError(_sub(key, "inputs"), "no inputs given")
+        if not 257 <= self.vocab_size <= 2**32:
+            raise ConfigError(_sub(key, "vocab_size"), "must be >= 257 (256 bytes + <|endoftext|>)")
+        if self.sample_bytes < 1:
+            raise ConfigError(_sub(key, "sample_bytes"), "must be >= 1")
+        if self.threads < 0:
+            raise ConfigError(_sub(key, "threads"), "must be >= 0")
+
+    def resolve_paths(self, base: Path) -> TrainTokenizerConfig:
+        return dataclasses.replace(self, inputs=[p if Path(p).is_absolute() else str(base / p) for p in self.inputs])
+
+
+@dataclass
+class TokenizeConfig:
+    """The ``tokenize`` stage: docs -> Arrow token shards (train/ and val/ splits)."""
+
+    inputs: list[str] = opt(  # noqa: RUF009 - a required field with help text
+        help="a docs dataset, or folders/globs of Parquet files with `id` and `text`", positional=True,
+    )
+    tokenizer: str = opt("", "tokenizer.json, or a folder with encoder.json+vocab.bpe (OpenAI's GPT-2 files) or "
+                             "vocab.json+merges.txt or tokenizer.json")
+    val_fraction: float = opt(0.0005, "share of documents in val/, chosen by a hash of the id (nanoGPT: 0.0005)")
+    shard_tokens: int = opt(100_000_000, "target tokens per shard: small docs files are grouped up to about this")
+    batch_rows: int = opt(1024, "documents encoded per batch")
+    max_chars_per_piece: int = opt(1_000_000, "longer documents are encoded in pieces cut at token boundaries")
+
+    def validate(self, key: str) -> None:
+        if not self.inputs:
+            raise ConfigError(_sub(key, "inputs"), "no inputs given")
+        if not self.tokenizer:
+            raise ConfigError(_sub(key, "tokenizer"), "give the tokenizer (a file or folder)")
+        if not Path(self.tokenizer).exists():
+            raise ConfigError(_sub(key, "tokenizer"), f"{self.tokenizer} not found")
+        if not 0 <= self.val_fraction < 1:
+            raise ConfigError(_sub(key, "val_fraction"), "must be in [0, 1)")
+        for name in ("shard_tokens", "batch_rows"):
+            if getattr(self, name) < 1:
+                raise ConfigError(_sub(key, name), "must be >= 1")
+        if self.max_chars_per_piece < 1000:
+            raise ConfigError(_sub(key, "max_chars_per_piece"), "must be >= 1000")
+
+    def resolve_paths(self, base: Path) -> TokenizeConfig:
+        return dataclasses.replace(
+            self, inputs=[p if Path(p).is_absolute() else str(base / p) for p in self.inputs],
+            tokenizer=self.tokenizer if not self.tokenizer or Path(self.tokenizer).is_absolute()
+            else str(base / self.tokenizer),
+        )
+
+
+@dataclass
+class TrainConfig:
+    """The ``train`` stage: GPT-2 on token shards with FSDP2, checkpoints and exact resume."""
+
+    data: str = opt("", "a tokens dataset (its train/ split is read)")
+    preset: Literal["tiny", "gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl"] = opt("gpt2", "model size")
+    n_layer: int | None = opt(None, "override the preset's layers")
+    n_head: int | None = opt(None, "override the preset's attention heads")
+    n_embd: int | None = opt(None, "override the preset's width")
+    block_size: int | None = opt(None, "override the preset's context length")
+    pad_vocab: bool = opt(False, "pad the embedding/head rows to a multiple of 64 (faster on GPUs)")
+    seq_len: int | None = opt(None, "tokens per training window (default: the context length)")
+    max_steps: int = opt(1000, "optimizer steps to reach (a resumed run continues up to it)")
+    batch_size: int | None = opt(None, "global batch in sequences per optimizer step (default: the preset's)")
+    total_batch_tokens: int | None = opt(None, "global batch in tokens (GPT-2: 524288 = 512 x 1024); sets batch_size")
+    micro_batch_size: int | None = opt(None, "sequences per process per forward pass (default: as large as the batch "
+                                             "allows); gradient accumulation makes up the rest")
+    lr: float | None = opt(None, "peak learning rate (default: the preset's)")
+    min_lr: float | None = opt(None, "learning rate at the end of the cosine decay (default: lr / 10)")
+    warmup_steps: int | None = opt(None, "linear warm-up steps (default: the preset's)")
+    lr_decay_steps: int | None = opt(None, "steps of the cosine decay, independent of max_steps so a run can stop and "
+                                           "resume (default: the preset's)")
+    weight_decay: float = opt(0.1, "AdamW weight decay on matrices (not on biases, norms)")
+    beta1: float = opt(0.9, "AdamW beta1")
+    beta2: float = opt(0.95, "AdamW beta2")
+    grad_clip: float = opt(1.0, "clip the global gradient norm to this (0: off)")
+    seed: int = opt(1337, "seed of the initial weights and of the data order")
+    deterministic: bool = opt(False, "bitwise-reproducible: deterministic algorithms, fixed seeds")
+    checkpoint_every: int = opt(0, "checkpoint every N steps (the last step always is); 0: only the last")
+    keep_checkpoints: int = opt(2, "newest checkpoints kept (>= 2)")
+    resume: bool = opt(False, "continue from the newest valid checkpoint in --out (any --nproc)")
+    nproc: int = opt(1, "local processes (torchrun semantics); torchrun/Ray Train set their own")
+    launcher: Literal["local", "ray"] = opt("local", "local: spawn --nproc processes here; ray: Ray Train's "
+                                                     "TorchTrainer with --nproc workers on the cluster")
+    device: Literal["auto", "cpu", "cuda"] = opt("auto", "auto: CUDA when available")
+    compile: bool = opt(False, "torch.compile the model")
+    activation_checkpointing: bool = opt(False, "recompute each block's activations in the backward pass")
+    max_skipped_steps: int = opt(5, "consecutive non-finite steps after which training stops")
+    log_every: int = opt(10, "console log every N steps (metrics.jsonl gets every step)")
+    tensorboard: bool = opt(False, "also write TensorBoard events to RUN_DIR/tb (needs the tensorboard package)")
+    peak_tflops: float | None = opt(None, "the device's peak TFLOP/s for MFU (default: known GPUs; none on CPU)")
+    inject_nan_steps: list[int] = opt(  # noqa: RUF009 - opt() turns a list into a default_factory
+        [], "testing: make the loss of these steps non-finite", hidden=True,
+    )
+
+    def validate(self, key: str) -> None:
+        if not self.data:
+            raise ConfigError(_sub(key, "data"), "give the tokens dataset")
+        if not Path(self.data).is_dir():
+            raise ConfigError(_sub(key, "data"), f"{self.data} is not a folder")
+        for name in ("max_steps", "nproc", "max_skipped_steps", "log_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(_sub(key, name), "must be >= 1")
+        if self.keep_checkpoints < 2:
+            raise ConfigError(_sub(key, "keep_checkpoints"), "must be >= 2 (a corrupt newest one falls back)")
+        for name in ("n_layer", "n_head", "n_embd", "block_size", "seq_len", "batch_size", "total_batch_tokens",
+                     "micro_batch_size", "warmup_steps", "lr_decay_steps"):
+            v = getattr(self, name)
+            if v is not None and v < (0 if name == "warmup_steps" else 1):
+                raise ConfigError(_sub(key, name), "must be >= 1" if name != "warmup_steps" else "must be >= 0")
+        if self.checkpoint_every < 0:
+            raise ConfigError(_sub(key, "checkpoint_every"), "must be >= 0")
+
+    def resolve_paths(self, base: Path) -> TrainConfig:
+        return dataclasses.replace(self, data=self.data if not self.data or Path(self.data).is_absolute()
+                                   else str(base / self.data))
+
+
 #: Stage name -> its config class, in pipeline order. Later stages register here.
-STAGES: dict[str, type] = {"urls": UrlsConfig, "crawl": CrawlConfig, "extract": ExtractConfig}
+STAGES: dict[str, type] = {
+    "urls": UrlsConfig, "crawl": CrawlConfig, "extract": ExtractConfig, "dedup": DedupConfig,
+    "contamination": ContaminationConfig, "decontaminate": DecontaminateConfig,
+    "train-tokenizer": TrainTokenizerConfig, "tokenize": TokenizeConfig, "train": TrainConfig,
+}
 
 
 @dataclass

@@ -15,27 +15,35 @@ from webtext.runner import Runner
 log = logging.getLogger(__name__)
 
 
-def _run_urls(cfg: Any, out: Path, runner: Runner) -> Manifest:
-    from webtext.crawl.url_stage import run_urls
-
-    return run_urls(cfg, out, runner)
-
-
-def _run_crawl(cfg: Any, out: Path, runner: Runner) -> Manifest:
-    from webtext.crawl.crawl_stage import run_crawl
-
-    return run_crawl(cfg, out, runner)
-
-
-def _run_extract(cfg: Any, out: Path, runner: Runner) -> Manifest:
-    from webtext.extract.extract_stage import run_extract
-
-    return run_extract(cfg, out, runner)
+#: Stage name -> where its ``run_<stage>(config, out folder, runner) -> Manifest`` lives, imported
+#: only when the stage runs (``import webtext`` stays light). Order is pipeline order.
+_STAGE_PATHS = {
+    "urls": "webtext.crawl.url_stage:run_urls",
+    "crawl": "webtext.crawl.crawl_stage:run_crawl",
+    "extract": "webtext.extract.extract_stage:run_extract",
+    "dedup": "webtext.dedup.dedup_stage:run_dedup",
+    "contamination": "webtext.contamination.contamination_stage:run_contamination",
+    "decontaminate": "webtext.contamination.decontaminate:run_decontaminate",
+    "train-tokenizer": "webtext.tokenize.encode:run_train_tokenizer",
+    "tokenize": "webtext.tokenize.encode:run_tokenize",
+    "train": "webtext.train.run:run_train",
+}
 
 
-#: Stage name -> function(config, out folder, runner) -> manifest. Order is pipeline order.
+def _lazy(path: str) -> Callable[[Any, Path, Runner], Manifest]:
+    module, name = path.split(":")
+
+    def run(cfg: Any, out: Path, runner: Runner) -> Manifest:
+        import importlib
+
+        return getattr(importlib.import_module(module), name)(cfg, out, runner)
+
+    run.__name__ = name
+    return run
+
+
 STAGE_FUNCTIONS: dict[str, Callable[[Any, Path, Runner], Manifest]] = {
-    "urls": _run_urls, "crawl": _run_crawl, "extract": _run_extract,
+    stage: _lazy(path) for stage, path in _STAGE_PATHS.items()
 }
 
 
@@ -60,6 +68,28 @@ def summarise(stage: str, manifest: Manifest) -> str:
         drops = {k[8:]: v for k, v in s.items() if k.startswith("dropped_") and v}
         top = ", ".join(f"{k} {v:,}" for k, v in sorted(drops.items(), key=lambda kv: -kv[1]))
         return f"extract: {s.get('records', 0):,} pages -> {s.get('kept', 0):,} documents (dropped: {top or 'none'})"
+    if stage == "dedup":
+        return (f"dedup: {s.get('documents', 0):,} documents -> {s.get('kept', 0):,} kept "
+                f"({s.get('removed_exact', 0):,} exact and {s.get('removed_near', 0):,} near duplicates removed)")
+    if stage == "contamination":
+        overlaps = ", ".join(f"{k[12:]} {v / 1e4:.2f}%" for k, v in s.items() if k.startswith("overlap_ppm_"))
+        return f"contamination: overlap of benchmark n-grams with the corpus: {overlaps or 'none'}"
+    if stage == "decontaminate":
+        return (f"decontaminate: {s.get('documents', 0):,} documents -> {s.get('kept', 0):,} kept "
+                f"({s.get('trimmed', 0):,} trimmed, {s.get('removed_chars', 0):,} characters removed)")
+    if stage == "train-tokenizer":
+        return f"train-tokenizer: vocab {s.get('vocab_size', 0):,} (<|endoftext|> = {s.get('eot_id')})"
+    if stage == "tokenize":
+        tokens = s.get("train_tokens", 0) + s.get("val_tokens", 0)
+        docs = s.get("train_documents", 0) + s.get("val_documents", 0)
+        per_doc = tokens / docs if docs else 0.0
+        bpt = s.get("text_bytes", 0) / tokens if tokens else 0.0
+        return (f"tokenize: {docs:,} documents -> {tokens:,} tokens ({s.get('train_tokens', 0):,} train, "
+                f"{s.get('val_tokens', 0):,} val; {per_doc:,.0f} tokens per document, {bpt:.2f} bytes per token; "
+                f"{s.get('empty_documents', 0):,} empty skipped)")
+    if stage == "train":
+        return (f"train: {s.get('steps', 0):,} steps, loss {s.get('first_loss', float('nan')):.3f} -> "
+                f"{s.get('last_loss', float('nan')):.3f}; checkpoint {s.get('checkpoint')}")
     return f"{stage}: {s}"
 
 

@@ -29,6 +29,9 @@ class LocalRunner:
     def __init__(self, max_retries: int = 0) -> None:
         self.max_retries = max_retries
 
+    def parallelism(self) -> int:
+        return 1  # one shard at a time
+
     def run(
         self, fn: Callable[[ShardTask], dict[str, Any]], tasks: Sequence[ShardTask], description: str
     ) -> tuple[dict[int, dict[str, Any]], dict[int, str]]:

@@ -64,6 +64,15 @@ class RayRunner:
         self.dashboard = dashboard
         self._owned: bool | None = None
 
+    def parallelism(self) -> int:
+        """Shard tasks that run at once: the cluster's CPUs over the CPUs each task reserves."""
+        import ray
+
+        if self._owned is None:
+            self._owned = init_ray(self.num_cpus, self.dashboard)
+        cpus = ray.cluster_resources().get("CPU", 1)
+        return max(1, int(cpus // max(self.cpus_per_task, 1e-9)))
+
     def run(
         self, fn: Callable[[ShardTask], dict[str, Any]], tasks: Sequence[ShardTask], description: str
     ) -> tuple[dict[int, dict[str, Any]], dict[int, str]]:

@@ -1,0 +1,171 @@
+"""Benchmark test sets (and their training splits) as lists of examples.
+
+``--benchmark NAME=SOURCE``: NAME picks the loader when it is a known benchmark, else SOURCE's
+form does. An example is the unit n-grams never cross (GPT-2 did not join lines or passages).
+
+| NAME (or form)            | format                                        | one example per          |
+|---------------------------|-----------------------------------------------|--------------------------|
+| wikitext2, wikitext103, ptb, 1bw, lines | token/text files (a folder: every file) | non-empty line   |
+| lambada                   | ``.jsonl`` (field ``text``) or plain text      | passage (line)           |
+| cbt, cbt-ne, cbt-cn, ...  | CBT: numbered lines, blank-line blocks         | block (XXXXX -> answer)  |
+| enwik8                    | raw bytes; a 100,000,000-byte file -> last 5M bytes (the test split) | whole split |
+| text8                     | raw text; the 100,000,000-char file -> last 5M chars | whole split    |
+| ``PATH.jsonl#FIELD``      | JSON lines, the given field                    | line                     |
+| ``hf:DATASET[:CONFIG]:SPLIT#FIELD`` | Hugging Face ``datasets`` (if installed, its cache only) | row |
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from webtext.errors import ConfigError
+
+CHAR_LEVEL_TEST_BYTES = 5_000_000  # enwik8/text8: 90M train, 5M valid, 5M test
+
+
+@dataclass
+class Benchmark:
+    name: str
+    source: str
+    examples: list[str]
+    loader: str
+
+
+def _files(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+    return [path]
+
+
+def load_lines(path: Path) -> list[str]:
+    return [line for f in _files(path) for line in f.read_text(encoding="utf-8", errors="replace").splitlines()
+            if line.strip()]
+
+
+def load_jsonl(path: Path, field: str = "text") -> list[str]:
+    out = []
+    for f in _files(path):
+        for i, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                raise ConfigError("--benchmark", f"{f}:{i} is not JSON: {exc}") from exc
+            if not isinstance(row, dict) or field not in row:
+                raise ConfigError("--benchmark", f"{f}:{i} has no field {field!r} (use PATH#FIELD)")
+            out.append(str(row[field]))
+    return out
+
+
+def load_lambada(path: Path) -> list[str]:
+    return load_jsonl(path) if path.suffix in (".jsonl", ".json") else load_lines(path)
+
+
+_CBT_LINE = re.compile(r"^(\d+) (.*)$")
+
+
+def load_cbt(path: Path) -> list[str]:
+    """CBT: blocks of 20 numbered context lines and a 21st ``question\\tanswer\\t\\tcandidates``."""
+    examples: list[str] = []
+    block: list[str] = []
+    for f in _files(path):
+        for line in [*f.read_text(encoding="utf-8").splitlines(), ""]:
+            if not line.strip():
+                if block:
+                    examples.append(" ".join(block))
+                    block = []
+                continue
+            m = _CBT_LINE.match(line)
+            text = m.group(2) if m else line
+            if "\t" in text:
+                question, answer, *_ = text.split("\t")
+                text = question.replace("XXXXX", answer)
+            block.append(text)
+    return examples
+
+
+def _last_bytes(path: Path, n: int) -> bytes:
+    data = path.read_bytes()
+    return data[-n:] if len(data) == 100_000_000 else data
+
+
+def load_enwik8(path: Path) -> list[str]:
+    return [_last_bytes(path, CHAR_LEVEL_TEST_BYTES).decode("utf-8", errors="replace")]
+
+
+def load_text8(path: Path) -> list[str]:
+    return [_last_bytes(path, CHAR_LEVEL_TEST_BYTES).decode("ascii", errors="replace")]
+
+
+def load_hf(spec: str) -> list[str]:
+    try:
+        import datasets  # optional: never required, and only its local cache is used
+    except ImportError as exc:
+        raise ConfigError("--benchmark", "hf: sources need the `datasets` package (pip install datasets)") from exc
+    body, _, field = spec[3:].partition("#")
+    parts = body.split(":")
+    if len(parts) not in (2, 3):
+        raise ConfigError("--benchmark", f"expected hf:DATASET[:CONFIG]:SPLIT#FIELD, got {spec!r}")
+    dataset, config, split = (parts[0], None, parts[1]) if len(parts) == 2 else parts
+    try:
+        ds = datasets.load_dataset(dataset, config, split=split, download_mode="reuse_cache_if_exists")
+    except Exception as exc:
+        raise ConfigError("--benchmark", f"cannot load {spec}: {exc}") from exc
+    return [str(x) for x in ds[field or "text"]]
+
+
+LOADERS: dict[str, Callable[[Path], list[str]]] = {
+    "wikitext2": load_lines, "wikitext103": load_lines, "wikitext": load_lines, "ptb": load_lines,
+    "1bw": load_lines, "lines": load_lines, "lambada": load_lambada, "cbt": load_cbt,
+    "enwik8": load_enwik8, "text8": load_text8,
+}
+
+
+def loader_name(name: str, source: str) -> str:
+    key = name.lower().replace("-", "").replace("_", "")
+    if source.startswith("hf:"):
+        return "hf"
+    if _field_of(source)[1]:
+        return "jsonl"
+    if key.startswith("cbt"):
+        return "cbt"
+    if key in LOADERS:
+        return key
+    return "jsonl" if source.endswith((".jsonl", ".json")) else "lines"
+
+
+def _field_of(source: str) -> tuple[str, str | None]:
+    """(path, field) of ``PATH.jsonl#FIELD``; a ``#`` elsewhere is part of the path."""
+    path, sep, field = source.rpartition("#")
+    if sep and path.endswith((".jsonl", ".json")) and field:
+        return path, field
+    return source, None
+
+
+def parse_spec(spec: str, flag: str = "--benchmark") -> tuple[str, str]:
+    name, sep, source = spec.partition("=")
+    if not sep or not name or not source or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise ConfigError(flag, f"expected NAME=PATH (NAME of letters, digits, _ . -), got {spec!r}")
+    return name, source
+
+
+def load_benchmark(spec: str, flag: str = "--benchmark") -> Benchmark:
+    """Load ``NAME=SOURCE``; a missing file or an empty benchmark is a ConfigError naming ``flag``."""
+    name, source = parse_spec(spec, flag)
+    kind = loader_name(name, source)
+    if kind == "hf":
+        examples = load_hf(source)
+    else:
+        path_text, field = _field_of(source)
+        path = Path(path_text)
+        if not path.exists():
+            raise ConfigError(flag, f"{name}: {path} not found")
+        examples = load_jsonl(path, field or "text") if kind == "jsonl" else LOADERS[kind](path)
+    if not examples:
+        raise ConfigError(flag, f"{name}: no examples in {source}")
+    return Benchmark(name, source, examples, kind)

@@ -1,0 +1,220 @@
+"""A Bloom filter of n-gram hashes: sized for a false-positive rate, mergeable by OR, saved with
+a versioned, checksummed header.
+
+The filter is *blocked*: an item's ``k`` bits lie in 2 blocks of 512 bits (one cache line each),
+``k/2`` per block, so an insert or a query costs 2 memory accesses instead of ``k`` (a classic
+filter at p = 1e-8 does ~3 M inserts/s here). Blocks fill unevenly, so for the same rate a
+blocked filter needs more bits than the classic ``m = -n ln p / ln(2)^2`` (38.3 bits per item at
+1e-8; 2 blocks need ~44, 1 block would need ~64). ``bloom_size`` searches the smallest ``m``
+(and its best ``k``) whose false-positive rate, computed over the Poisson load of a block, is
+<= ``p``. The file: a JSON header line (format, m, k,
+items, n-gram size, hash scheme, sha256 of the bit array) then the bit array, little-endian
+uint64 words; a truncated or altered file is refused with the reason.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from webtext.paths import atomic_path
+
+MAGIC = b"WEBTEXT-BLOOM\n"
+FORMAT = 1
+HASH_SCHEME = "webtext-ngram-fnv1a-fmix64/2x512-blocked-v2"
+
+
+def zeroed_words(n: int) -> np.ndarray:
+    """``n`` zeroed uint64 words in anonymous memory advised to use huge pages: random access over
+    a large filter then misses the TLB far less (2-3x faster inserts here)."""
+    import mmap
+
+    if n * 8 < 1 << 22 or not hasattr(mmap, "MADV_HUGEPAGE"):
+        return np.zeros(n, dtype=np.uint64)
+    try:
+        buf = mmap.mmap(-1, n * 8, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        buf.madvise(mmap.MADV_HUGEPAGE)
+    except (OSError, ValueError):
+        return np.zeros(n, dtype=np.uint64)
+    return np.frombuffer(buf, dtype=np.uint64)  # anonymous pages are zero; the array keeps the map alive
+
+
+class BloomFileError(ValueError):
+    """A Bloom filter file that cannot be used, and why."""
+
+
+BLOCK = 512
+MAX_BLOCKS = (1 << 32) - 1
+
+
+BLOCKS_PER_ITEM = 2
+
+
+def _fill_moments(k_block: int, throws: int) -> np.ndarray:
+    """See ``_fill_moments_upto``; computed once per ``k_block`` for a generous number of throws."""
+    return _fill_moments_upto(k_block, max(4096, 1 << max(throws, 1).bit_length()))[: throws + 1]
+
+
+@functools.lru_cache(maxsize=64)
+def _fill_moments_upto(k_block: int, throws: int) -> np.ndarray:
+    """``E[(X_t / 512) ** k_block]`` for t = 0..throws, X_t the set bits of a 512-bit block after t
+    uniformly random bit throws (exact occupancy distribution, not the mean-fill approximation,
+    which underestimates small rates)."""
+    x = np.arange(BLOCK + 1, dtype=np.float64)
+    stay, move = x / BLOCK, (BLOCK - x) / BLOCK
+    dist = np.zeros(BLOCK + 1)
+    dist[0] = 1.0
+    frac = stay ** k_block
+    out = np.empty(throws + 1)
+    for t in range(throws + 1):
+        out[t] = dist @ frac
+        nxt = dist * stay
+        nxt[1:] += dist[:-1] * move[:-1]
+        dist = nxt
+    return out
+
+
+def false_positive_bound(m: int, k: int, items: int) -> float:
+    """Expected false-positive rate of the blocked filter (m bits, k bits per item over 2 blocks)
+    holding ``items``: per block, the chance that ``k/2`` random positions are all set, exact for a
+    Poisson number of items touching the block; an absent item must find both blocks set."""
+    k_block = k // BLOCKS_PER_ITEM
+    lam = items * BLOCKS_PER_ITEM * BLOCK / m
+    hi = int(lam + 12 * math.sqrt(lam) + 30)
+    moments = _fill_moments(k_block, hi * k_block)
+    total, log_p = 0.0, -lam  # log Poisson(0)
+    for j in range(hi + 1):
+        if j:
+            log_p += math.log(lam) - math.log(j)
+        total += math.exp(log_p) * moments[j * k_block]
+    return min(1.0, total ** BLOCKS_PER_ITEM)
+
+
+def bloom_size(items: int, fp_rate: float) -> tuple[int, int]:
+    """(m bits, k hashes): the smallest blocked filter for ``items`` at ``fp_rate``."""
+    if not 0 < fp_rate < 1:
+        raise ValueError("fp_rate must be in (0, 1)")
+    items = max(int(items), 1)
+    classic = -math.log(fp_rate) / math.log(2) ** 2  # bits per item of an unblocked filter
+    bpi = classic
+    while True:
+        m = max(BLOCK, math.ceil(items * bpi / BLOCK) * BLOCK)
+        classic_k = bpi * math.log(2)
+        candidates = range(max(2, int(0.5 * classic_k) // 2 * 2), int(1.1 * classic_k) + 3, 2)
+        best = min(candidates, key=lambda k: false_positive_bound(m, k, items))
+        if false_positive_bound(m, best, items) <= fp_rate:
+            if m // BLOCK > MAX_BLOCKS:
+                raise ValueError(f"{items:,} items at fp {fp_rate} need more than 2**32 blocks: raise fp_rate")
+            return m, best
+        bpi *= 1.02
+
+
+@dataclass
+class BloomFilter:
+    m: int
+    k: int
+    ngram: int
+    bits: np.ndarray
+    items: int = 0  # n-gram occurrences inserted (an upper bound on distinct items)
+
+    @classmethod
+    def empty(cls, m: int, k: int, ngram: int) -> BloomFilter:
+        if m % BLOCK:
+            raise ValueError(f"m must be a multiple of {BLOCK}")
+        return cls(m, k, ngram, zeroed_words(m // 64))
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.bits.nbytes)
+
+    def add(self, hashes: np.ndarray) -> None:
+        from webtext.contamination.kernels import bloom_insert
+
+        if len(hashes):
+            bloom_insert(self.bits, np.uint64(self.m // BLOCK), self.k // BLOCKS_PER_ITEM,
+                         np.ascontiguousarray(hashes, dtype=np.uint64))
+            self.items += len(hashes)
+
+    def contains(self, hashes: np.ndarray) -> np.ndarray:
+        from webtext.contamination.kernels import bloom_query
+
+        return bloom_query(self.bits, np.uint64(self.m // BLOCK), self.k // BLOCKS_PER_ITEM,
+                           np.ascontiguousarray(hashes, dtype=np.uint64))
+
+    def merge(self, other: BloomFilter) -> None:
+        """OR ``other`` into this filter (same m, k and n-gram size)."""
+        if (other.m, other.k, other.ngram) != (self.m, self.k, self.ngram):
+            raise ValueError(f"cannot merge Bloom filters of different shape: "
+                             f"{(self.m, self.k, self.ngram)} vs {(other.m, other.k, other.ngram)}")
+        np.bitwise_or(self.bits, other.bits, out=self.bits)
+        self.items += other.items
+
+    def fill_ratio(self) -> float:
+        return int(np.bitwise_count(self.bits).sum(dtype=np.int64)) / self.m
+
+    def save(self, path: Path) -> None:
+        header = {
+            "format": FORMAT, "m": self.m, "k": self.k, "items": self.items, "ngram": self.ngram,
+            "hash": HASH_SCHEME, "sha256": hashlib.sha256(memoryview(self.bits)).hexdigest(),
+        }
+        with atomic_path(Path(path)) as tmp, open(tmp, "wb") as f:
+            f.write(MAGIC + json.dumps(header, sort_keys=True).encode() + b"\n")
+            self.bits.tofile(f)  # little-endian uint64 on every platform numba targets here
+            f.flush()
+            os.fsync(f.fileno())
+
+    @classmethod
+    def load(cls, path: Path) -> BloomFilter:
+        path = Path(path)
+        with open(path, "rb") as f:
+            if f.read(len(MAGIC)) != MAGIC:
+                raise BloomFileError(f"{path} is not a webtext Bloom filter (bad magic bytes)")
+            try:
+                header = json.loads(f.readline())
+                if not isinstance(header, dict):
+                    raise ValueError("the header is not a JSON object")
+                if header.get("format") != FORMAT or header.get("hash") != HASH_SCHEME:
+                    raise BloomFileError(f"{path}: format {header.get('format')} / hash {header.get('hash')!r} is "
+                                         f"not {FORMAT} / {HASH_SCHEME!r}; rebuild the filter with this version")
+                m, k, items, ngram = (int(header[key]) for key in ("m", "k", "items", "ngram"))
+                checksum = str(header["sha256"])
+            except (ValueError, KeyError, TypeError) as exc:
+                if isinstance(exc, BloomFileError):
+                    raise
+                raise BloomFileError(f"{path}: damaged header ({type(exc).__name__}: {exc})") from exc
+            if m <= 0 or m % BLOCK or k <= 0 or k % BLOCKS_PER_ITEM or items < 0 or ngram < 1:
+                raise BloomFileError(f"{path}: impossible shape in the header: m={m}, k={k}, items={items}, "
+                                     f"ngram={ngram}")
+            bits = zeroed_words(m // 64)  # read straight into the array: no copies
+            got = f.readinto(memoryview(bits).cast("B"))
+            extra = len(f.read(1))
+        if got != m // 8 or extra:
+            size = got + extra
+            raise BloomFileError(f"{path}: truncated or padded: {size}{'+' if extra else ''} bytes of bits, "
+                                 f"header says {m // 8}")
+        if hashlib.sha256(memoryview(bits)).hexdigest() != checksum:
+            raise BloomFileError(f"{path}: checksum mismatch: the bit array is corrupt")
+        return cls(m, k, ngram, bits, items)
+
+
+def random_string_check(bloom: BloomFilter, samples: int = 1_000_000, seed: int = 0) -> int:
+    """GPT-2's check: ``samples`` random strings (``ngram`` random 6-letter words, almost surely
+    absent from any corpus) hashed like corpus n-grams; returns how many the filter says it holds."""
+    from webtext.contamination.kernels import ngram_hashes
+
+    rng = np.random.default_rng(seed)
+    width = 7 * bloom.ngram  # "abcdef " per word
+    chars = rng.integers(97, 123, size=(samples, width), dtype=np.uint8)
+    chars[:, 6::7] = 32
+    offsets = np.arange(samples + 1, dtype=np.int64) * width
+    hashes = np.empty(samples, dtype=np.uint64)
+    counts = np.empty(samples, dtype=np.int64)
+    ngram_hashes(chars.ravel(), offsets, bloom.ngram, hashes, counts)
+    return int(bloom.contains(hashes).sum())

@@ -1,0 +1,117 @@
+"""The ``contamination`` stage: benchmark n-grams -> corpus scan (per docs shard) -> Bloom
+filters (per group of shards, merged by OR) -> the report.
+
+``OUT/ngrams`` (benchmark n-grams and their lookup table) -> ``OUT/hits`` (per-document hits,
+a dataset) -> ``OUT/bloom`` (bloom mode) -> ``OUT`` (report.json/.md/.html, plots/,
+examples/, corpus.bloom). Each pass is resumable; reruns skip finished work.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+from webtext.config import ContaminationConfig, to_dict
+from webtext.contamination.benchmarks import load_benchmark
+from webtext.contamination.table import benchmark_ngrams, build_table, digest, save_npz
+from webtext.data import Manifest
+from webtext.docsets import check_columns, expand_inputs, input_identities
+from webtext.errors import ConfigError
+from webtext.runner import Runner, ShardTask, input_identity, run_stage
+
+log = logging.getLogger(__name__)
+
+
+def _prepare_ngrams(cfg: ContaminationConfig, out: Path) -> tuple[str, list[str], list[str]]:
+    """Write OUT/ngrams (only when its content changes); returns (digest, test names, train names)."""
+    import json
+
+    tests = [load_benchmark(s, "--benchmark") for s in cfg.benchmarks]
+    trains = [load_benchmark(s, "--benchmark-train") for s in cfg.benchmark_train]
+    names = [b.name for b in tests]
+    if len(set(names)) != len(names):
+        raise ConfigError("--benchmark", f"benchmark names must be unique, got {names}")
+    for b in trains:
+        if b.name not in names:
+            raise ConfigError("--benchmark-train", f"{b.name!r} names no --benchmark (have: {', '.join(names)})")
+    grams = benchmark_ngrams(tests, cfg.ngram)
+    train_grams = {b.name: g for b, g in zip(trains, benchmark_ngrams(trains, cfg.ngram).values(), strict=True)}
+    for name, g in grams.items():
+        log.info("benchmark %s: %d examples, %s %d-gram occurrences", name, len(g.counts), f"{len(g.hashes):,}",
+                 cfg.ngram)
+    key = digest({**grams, **{f"train:{k}": v for k, v in train_grams.items()}})
+    folder = out / "ngrams"
+    stamp = folder / "digest.json"
+    if not stamp.exists() or json.loads(stamp.read_text()).get("digest") != key:
+        table = build_table(grams)
+        for name, g in grams.items():
+            save_npz(folder / f"{name}.npz", hashes=g.hashes, counts=g.counts)
+        for name, g in train_grams.items():
+            save_npz(folder / f"train-{name}.npz", hashes=g.hashes, counts=g.counts)
+        save_npz(folder / "table.npz", slots=table.slots, values=table.values, names=json.dumps(table.names))
+        examples = {b.name: b.examples for b in tests}
+        from webtext.paths import atomic_write_bytes
+
+        atomic_write_bytes(folder / "examples.json", json.dumps(examples).encode())
+        atomic_write_bytes(stamp, json.dumps({"digest": key}).encode())
+    return key, names, [b.name for b in trains]
+
+
+def run_contamination(cfg: ContaminationConfig, out: Path, runner: Runner) -> Manifest:
+    from webtext.contamination.bloom import BloomFilter, bloom_size, false_positive_bound
+    from webtext.contamination.report import report_task
+    from webtext.contamination.scan import bloom_shard, scan_shard
+
+    out = Path(out)
+    if cfg.bloom and Path(cfg.bloom).resolve().parent == out.resolve():
+        raise ConfigError("bloom", f"{cfg.bloom} lies in --out {out}, whose report this run replaces: "
+                                   "copy it elsewhere first")
+    files = expand_inputs(cfg.inputs)
+    rows = check_columns(files)
+    offsets = [sum(rows[:i]) for i in range(len(rows))]
+    key, names, train_names = _prepare_ngrams(cfg, out)
+    config = {**to_dict(cfg), "benchmark_digest": key, "files": [str(f) for f in files]}
+    inputs = input_identities(files)
+    doc_tasks = [ShardTask(i, f.name, {"path": str(f), "offset": offsets[i]}) for i, f in enumerate(files)]
+
+    hits_dir = out / "hits"
+    scanned = run_stage(
+        stage="contamination.scan", dataset=hits_dir, config=config, inputs=inputs, tasks=doc_tasks,
+        shard_fn=functools.partial(scan_shard, cfg, str(out / "ngrams" / "table.npz"), hits_dir), runner=runner,
+        side_dirs=["found"],
+    )
+    total = int(scanned.stats.get("ngrams", 0))
+    passes = [input_identity(hits_dir)]
+    bloom_info: dict = {}
+    if cfg.mode == "bloom" and cfg.bloom is None:
+        m, k = bloom_size(total, cfg.fp_rate)
+        parts = cfg.bloom_parts or runner.parallelism()
+        groups = [files[i::parts] for i in range(min(parts, len(files)))]
+        bloom_info = {"m": m, "k": k, "items": total, "bytes": m // 8,
+                      "fp_bound": false_positive_bound(m, k, max(total, 1))}
+        log.info("bloom: %s n-grams at fp <= %g -> m = %s bits (%.1f MiB each, %d filter(s) built in parallel, "
+                 "then merged), k = %d", f"{total:,}", cfg.fp_rate, f"{m:,}", m / 8 / 2**20, len(groups), k)
+        bloom_dir = out / "bloom"
+        run_stage(
+            stage="contamination.bloom", dataset=bloom_dir, config={**config, "m": m, "k": k, "parts": len(groups)},
+            inputs=inputs,
+            tasks=[ShardTask(i, f"filter {i}", {"paths": [str(f) for f in g]}) for i, g in enumerate(groups)],
+            shard_fn=functools.partial(bloom_shard, cfg, m, k, bloom_dir), runner=runner,
+        )
+        passes.append(input_identity(bloom_dir))
+    elif cfg.mode == "bloom":
+        try:
+            saved = BloomFilter.load(Path(cfg.bloom))
+        except (OSError, ValueError) as exc:  # BloomFileError is a ValueError
+            raise ConfigError("bloom", str(exc)) from exc
+        if saved.ngram != cfg.ngram:
+            raise ConfigError("bloom", f"{cfg.bloom} holds {saved.ngram}-grams, --ngram is {cfg.ngram}")
+        passes.append(input_identity(Path(cfg.bloom)))
+    return run_stage(
+        stage="contamination", dataset=out, config=config, inputs=[*inputs, *passes],
+        tasks=[ShardTask(0, "report", {"names": names, "train": train_names, "bloom": bloom_info})],
+        shard_fn=functools.partial(report_task, cfg, out), runner=runner,
+        side_dirs=["plots", "examples", "report.json", "report.md", "report.html", "corpus.bloom"],
+        parts=["hits", *(["bloom"] if cfg.mode == "bloom" and cfg.bloom is None else [])],
+    )

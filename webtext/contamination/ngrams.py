@@ -1,0 +1,73 @@
+"""GPT-2's n-gram normalisation and the n-gram hash, defined in plain Python.
+
+GPT-2 (section 4): lower-cased, alphanumeric words, single-space delimited. A word is a run of
+``[a-z0-9]`` in ``text.lower()``; everything else separates words. N-grams are ``n`` consecutive
+words of one text (one benchmark example or one document), never across texts. An n-gram is
+identified by a 64-bit hash: FNV-1a per word, words combined in order, MurmurHash3's finaliser
+(``ngram_hash``); ``NgramHasher`` computes the same in bulk with the compiled kernel.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from webtext.dedup.minhash import COMBINE_SEED, GOLDEN, M64, _fmix64, _word_hash
+
+WORD = re.compile(r"[a-z0-9]+")
+
+
+def gpt2_words(text: str) -> list[str]:
+    """GPT-2's normalised words of a text."""
+    return WORD.findall(text.lower())
+
+
+def ngram_strings(text: str, n: int) -> list[str]:
+    """The normalised n-grams of one text, as GPT-2 wrote them (single spaces)."""
+    w = gpt2_words(text)
+    return [" ".join(w[i:i + n]) for i in range(len(w) - n + 1)]
+
+
+def ngram_hash(gram: str) -> int:
+    """64-bit hash of one normalised n-gram (words separated by single spaces)."""
+    words = gram.split(" ")
+    g = COMBINE_SEED
+    for w in words:
+        g = ((g + _word_hash(w.encode())) * GOLDEN) & M64
+    return _fmix64(g ^ len(words))
+
+
+def lowered_bytes(texts: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
+    """Lower-cased UTF-8 of the texts, concatenated, with offsets (None and '' are empty)."""
+    encoded = [t.lower().encode("utf-8", "surrogatepass") if t else b"" for t in texts]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
+    buf = np.frombuffer(b"".join(encoded), dtype=np.uint8) if offsets[-1] else np.zeros(1, np.uint8)
+    return buf, offsets
+
+
+@dataclass
+class NgramBatch:
+    """N-gram hashes of a batch of texts: ``hashes`` text after text, ``counts`` per text."""
+
+    hashes: np.ndarray
+    counts: np.ndarray
+
+    def starts(self) -> np.ndarray:
+        out = np.zeros(len(self.counts) + 1, dtype=np.int64)
+        np.cumsum(self.counts, out=out[1:])
+        return out
+
+
+def hash_texts(texts: Sequence[str | None], n: int) -> NgramBatch:
+    """``ngram_hash`` of every n-gram of every text, computed in bulk."""
+    from webtext.contamination.kernels import ngram_hashes
+
+    buf, offsets = lowered_bytes(texts)
+    out = np.empty(int(offsets[-1]) // 2 + len(texts) + 1, dtype=np.uint64)  # >= words of all texts
+    counts = np.empty(len(texts), dtype=np.int64)
+    total = ngram_hashes(buf, offsets, n, out, counts)
+    return NgramBatch(out[:total].copy(), counts)

@@ -1,0 +1,74 @@
+"""Document tables as later stages take them: a docs dataset, or any Parquet files with ``id``
+and ``text`` (other columns optional), listed and checked before any work starts."""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Sequence
+from pathlib import Path
+
+from webtext.errors import ConfigError
+from webtext.paths import MANIFEST
+
+
+def expand_inputs(inputs: list[str]) -> list[Path]:
+    """Docs Parquet files: a dataset's (or folder's) top-level ``*.parquet``, or files/globs."""
+    found: list[Path] = []
+    for i, item in enumerate(inputs):
+        p = Path(item)
+        if p.is_dir():
+            files = sorted(p.glob("*.parquet"))
+        elif p.is_file():
+            files = [p]
+        else:
+            files = sorted(Path(f) for f in glob.glob(item) if f.endswith(".parquet"))
+        if not files:
+            raise ConfigError(f"inputs[{i}]", f"no Parquet files at {item}")
+        found.extend(files)
+    return list(dict.fromkeys(f.resolve() for f in found))
+
+
+def check_columns(
+    files: list[Path], integer_columns: Sequence[str] = ("karma",), binary_text: bool = False
+) -> list[int]:
+    """Row counts of the files; a missing or mistyped ``id``/``text`` (or a non-integer column
+    of ``integer_columns`` when present) is a ConfigError naming the file. ``binary_text``: a
+    binary ``text`` column is accepted too (the caller decodes it)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = []
+    for f in files:
+        try:
+            meta = pq.ParquetFile(f)
+        except (OSError, ValueError) as exc:
+            raise ConfigError("inputs", f"{f} is not a readable Parquet file: {exc}") from exc
+        schema = meta.schema_arrow
+        for name in ("id", "text"):
+            if name not in schema.names:
+                raise ConfigError("inputs", f"{f} has no `{name}` column (columns: {', '.join(schema.names)})")
+            t = schema.field(name).type
+            ok = pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+            if binary_text and name == "text":
+                ok = ok or pa.types.is_binary(t) or pa.types.is_large_binary(t)
+            if not ok:
+                raise ConfigError("inputs", f"{f}: column `{name}` is {t}, expected a string")
+        for name in integer_columns:
+            if name in schema.names and not pa.types.is_integer(schema.field(name).type):
+                raise ConfigError("inputs", f"{f}: column `{name}` is {schema.field(name).type}, expected integers")
+        rows.append(meta.metadata.num_rows)
+    return rows
+
+
+def input_identities(files: list[Path]) -> list[dict]:
+    """How a stage records docs inputs: each dataset by its manifest digest, loose files by stat."""
+    from webtext.runner import input_identity
+
+    datasets = sorted({f.parent for f in files if (f.parent / MANIFEST).exists()})
+    return [input_identity(d) for d in datasets] + [input_identity(f) for f in files if f.parent not in datasets]
+
+
+def text_column_bytes(meta) -> int:
+    """Uncompressed bytes of the ``text`` column, from a Parquet footer (``FileMetaData``)."""
+    leaves = [i for i in range(meta.num_columns) if meta.schema.column(i).path == "text"]
+    return sum(meta.row_group(r).column(i).total_uncompressed_size for r in range(meta.num_row_groups) for i in leaves)

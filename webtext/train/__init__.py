@@ -1,0 +1,1 @@
+"""GPT-2 training: the model, FSDP2 wrapping, data loading, checkpoints, the trainer, export."""

@@ -1,0 +1,29 @@
+"""Apply FSDP2 (``fully_shard`` on each block, then the root), activation checkpointing and
+``torch.compile`` to a GPT, torchtitan-style. The model code itself knows nothing of this."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def parallelize(model: nn.Module, device: torch.device, *, compile: bool, activation_checkpointing: bool) -> nn.Module:
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+
+    if activation_checkpointing:
+        from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import checkpoint_wrapper
+
+        blocks = model.transformer.h
+        for i, block in enumerate(blocks):
+            blocks[i] = checkpoint_wrapper(block, preserve_rng_state=False)
+    if compile:
+        for i, block in enumerate(model.transformer.h):
+            model.transformer.h[i] = torch.compile(block)
+    if device.type == "cuda":  # bf16 compute, fp32 gradient reduction
+        mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+    else:  # CPU: fp32 throughout (bf16 matmuls are emulated on many CPUs)
+        mp = MixedPrecisionPolicy(param_dtype=torch.float32, reduce_dtype=torch.float32)
+    for block in model.transformer.h:
+        fully_shard(block, mp_policy=mp)
+    fully_shard(model, mp_policy=mp)
+    return model

@@ -1,0 +1,33 @@
+"""The ``train`` stage as the pipeline and the CLI run it: launch, then a manifest for the run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from webtext.config import TrainConfig, to_dict
+from webtext.data import Manifest
+from webtext.errors import FatalError
+
+
+def run_train(cfg: TrainConfig, out: Path, runner: object = None) -> Manifest:
+    """Train (the runner is not used: training launches its own processes, or Ray Train)."""
+    from webtext.runner import input_identity
+    from webtext.train import checkpoint
+    from webtext.train.trainer import launch
+
+    out = Path(out)
+    status = launch(cfg, out)
+    if status:
+        raise FatalError(f"training stopped with status {status}; see the log (the newest checkpoint in {out} is the "
+                         "last good state)")
+    found = checkpoint.latest_valid(out)
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    losses = [r["loss"] for r in rows if r.get("loss") is not None]
+    stats = {"steps": rows[-1]["step"] if rows else 0, "first_loss": losses[0] if losses else None,
+             "last_loss": losses[-1] if losses else None, "checkpoint": str(found[0]) if found else None,
+             "skipped_steps": sum(1 for r in rows if r.get("skipped"))}
+    manifest = Manifest(stage="train", fingerprint="", config=to_dict(cfg), inputs=[input_identity(Path(cfg.data))],
+                        shards=[], stats=stats)
+    manifest.write(out)
+    return manifest
