@@ -23,7 +23,11 @@ def parallelize(model: nn.Module, device: torch.device, *, compile: bool, activa
         mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
     else:  # CPU: fp32 throughout (bf16 matmuls are emulated on many CPUs)
         mp = MixedPrecisionPolicy(param_dtype=torch.float32, reduce_dtype=torch.float32)
+    import torch.distributed as dist
+
+    # One process holds every parameter anyway: freeing them after each forward only adds copies.
+    reshard = dist.get_world_size() > 1
     for block in model.transformer.h:
-        fully_shard(block, mp_policy=mp)
-    fully_shard(model, mp_policy=mp)
+        fully_shard(block, mp_policy=mp, reshard_after_forward=reshard)
+    fully_shard(model, mp_policy=mp, reshard_after_forward=reshard)
     return model

@@ -135,7 +135,7 @@ def _train(cfg: TrainConfig, run: Path, device: Any, use_cuda: bool) -> int:
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=use_cuda,
+        lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=use_cuda or None, foreach=None if use_cuda else True,
     )
     sampler = WindowSampler(data, cfg.seq_len, cfg.seed)
     metrics_path = run / "metrics.jsonl"

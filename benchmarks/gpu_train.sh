@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Benchmark of `webtext-build train` on one GPU: GPT-2 124M (preset gpt2: 12 layers, 768 wide,
+# context 1024, vocab 50257 padded to 50304), bf16 (FSDP2 mixed precision: bf16 parameters and
+# compute, fp32 gradient reduction), torch.compile on each block, the paper's global batch of
+# 512 x 1024 = 524,288 tokens a step (gradient accumulation over micro-batches). Prints the
+# steady-state tokens/s and MFU (the trainer's own figures from RUN/metrics.jsonl: 6N + attention
+# FLOPs per token over the device's dense bf16 peak, 989 TFLOP/s for an H100) over the steps
+# after the first WARMUP ones, and what torch.compile cost (step 1 and the warm-up steps against
+# the steady step). Target: >= 40% MFU on an H100. Runs in under 5 minutes (the training run is
+# stopped after TIME_LIMIT seconds; the steps done by then are reported).
+#
+# Self-contained, no network: the tokens are synthetic (seeded, Zipf-distributed ids of the GPT-2
+# vocabulary, so the loss visibly falls) and written with the project's own shard writer by
+# benchmarks/_train_data.py; webtext is imported from this checkout (PYTHONPATH), so python3 with
+# torch (CUDA), numpy and pyarrow is all it needs (neither ../shared/data nor a tokenizer).
+# Launched with torchrun semantics: `python -m torch.distributed.run --standalone
+# --nproc-per-node NPROC -m webtext.train ...` (LAUNCH=cli: `python -m webtext.cli train`, the
+# `webtext-build train` entry point, one process).
+#
+#   bash benchmarks/gpu_train.sh                       # from the repository root (or anywhere)
+#   MICRO=16 STEPS=40 bash benchmarks/gpu_train.sh     # knobs below, as environment variables
+#
+# Knobs: PYTHON (python3), STEPS (50), WARMUP (10), MICRO (32 sequences per forward; on CUDA
+# out-of-memory the run is retried once with MICRO/2), BATCH_TOKENS (524288), NPROC (1), LAUNCH
+# (torchrun | cli), PAD_VOCAB (1), TOKENS (16777216 synthetic tokens; windows wrap around),
+# TIME_LIMIT (240 s for the training run), WORK (benchmarks/out/gpu_train, git-ignored); to
+# smoke-test this script without a GPU: DEVICE=cpu PRESET=tiny COMPILE=0 BATCH_TOKENS=4096 MICRO=16
+# STEPS=4 WARMUP=1 TOKENS=200000 bash benchmarks/gpu_train.sh
+# Outputs: WORK/run/metrics.jsonl, WORK/train.log, WORK/summary.txt; also copied into $OUT when
+# that is set (the device tool's output folder).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+PYTHON=${PYTHON:-python3}
+STEPS=${STEPS:-50}
+WARMUP=${WARMUP:-10}
+MICRO=${MICRO:-32}
+BATCH_TOKENS=${BATCH_TOKENS:-524288}
+NPROC=${NPROC:-1}
+LAUNCH=${LAUNCH:-torchrun}
+PAD_VOCAB=${PAD_VOCAB:-1}
+TOKENS=${TOKENS:-16777216}
+TIME_LIMIT=${TIME_LIMIT:-240}
+DEVICE=${DEVICE:-cuda}
+PRESET=${PRESET:-gpt2}
+COMPILE=${COMPILE:-1}
+WORK=${WORK:-$REPO/benchmarks/out/gpu_train}
+export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONUNBUFFERED=1
+START=$(date +%s)
+
+mkdir -p "$WORK"
+echo "== gpu_train.sh: preset ${PRESET} on ${DEVICE}, compile ${COMPILE}, ${BATCH_TOKENS} tokens a step, ${STEPS} steps," \
+     "micro-batch ${MICRO}, ${NPROC} process(es) via ${LAUNCH}"
+[ "$DEVICE" = cuda ] && "$PYTHON" - <<'EOF'
+import platform, torch
+assert torch.cuda.is_available(), "no CUDA device: this benchmark needs a GPU"
+p = torch.cuda.get_device_properties(0)
+print(f"== {torch.cuda.get_device_name(0)} ({p.total_memory / 2**30:.0f} GiB, {p.multi_processor_count} SMs), "
+      f"{torch.cuda.device_count()} GPU(s); torch {torch.__version__}, CUDA {torch.version.cuda}, "
+      f"Python {platform.python_version()}")
+EOF
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,power.limit --format=csv,noheader || true
+
+# 1. Tokens (cached in WORK/tok for a rerun on the same machine).
+t0=$(date +%s)
+"$PYTHON" "$REPO/benchmarks/_train_data.py" synthetic --out "$WORK/tok" --tokens "$TOKENS"
+echo "== tokens ready in $(( $(date +%s) - t0 )) s"
+
+# 2. Training (stopped after TIME_LIMIT s); one retry with half the micro-batch on CUDA out-of-memory.
+train() {  # $1: micro-batch size; $2: seconds allowed
+    local micro=$1 limit=$2
+    local flags=(--data "$WORK/tok" --preset "$PRESET" --device "$DEVICE" --max-steps "$STEPS"
+                 --total-batch-tokens "$BATCH_TOKENS" --micro-batch-size "$micro" --log-every 5 --out "$WORK/run")
+    if [ "$COMPILE" = 1 ]; then flags+=(--compile); fi
+    if [ "$PAD_VOCAB" = 1 ]; then flags+=(--pad-vocab); fi
+    rm -rf "$WORK/run"
+    if [ "$LAUNCH" = cli ]; then
+        cmd=("$PYTHON" -m webtext.cli train --nproc "$NPROC" "${flags[@]}")
+    else
+        cmd=("$PYTHON" -m torch.distributed.run --standalone --nproc-per-node "$NPROC" -m webtext.train "${flags[@]}")
+    fi
+    echo "== $(printf '%q ' "${cmd[@]}")"
+    local status=0
+    TRAIN_T0=$(date +%s.%N)
+    timeout --signal=TERM --kill-after=20 "$limit" "${cmd[@]}" 2>&1 | tee "$WORK/train.log" || status=${PIPESTATUS[0]}
+    TRAIN_T1=$(date +%s.%N)
+    return "$status"
+}
+
+MEM_PID=""
+if command -v nvidia-smi >/dev/null; then
+    nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 1000 >"$WORK/gpu-memory.log" 2>/dev/null &
+    MEM_PID=$!
+fi
+status=0
+train "$MICRO" "$TIME_LIMIT" || status=$?
+left=$(( 285 - ($(date +%s) - START) ))
+if [ "$status" != 0 ] && [ "$MICRO" -ge 2 ] && [ "$left" -ge 60 ] \
+        && grep -q "OutOfMemoryError\|CUDA out of memory" "$WORK/train.log"; then
+    MICRO=$(( MICRO / 2 ))
+    echo "== CUDA out of memory: retrying with micro-batch ${MICRO} for at most ${left} s"
+    status=0
+    train "$MICRO" "$left" || status=$?
+fi
+[ -n "$MEM_PID" ] && kill "$MEM_PID" 2>/dev/null || true
+case "$status" in
+    0) ;;
+    124|137) echo "== the training run reached TIME_LIMIT and was stopped: the steps it finished are reported" ;;
+    *) echo "== the training run failed with status $status (see $WORK/train.log)" ;;
+esac
+
+# 3. Summary from metrics.jsonl.
+summary=0
+"$PYTHON" - "$WORK" "$WARMUP" "$BATCH_TOKENS" "$MICRO" "$TRAIN_T0" "$TRAIN_T1" "$START" <<'EOF' | tee "$WORK/summary.txt" || summary=$?
+import json, statistics, sys, time
+from pathlib import Path
+
+work, warmup, batch_tokens, micro = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+t0, t1, start = float(sys.argv[5]), float(sys.argv[6]), float(sys.argv[7])
+path = work / "run" / "metrics.jsonl"
+rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+print(f"== summary: {len(rows)} step(s) done, micro-batch {micro}, {batch_tokens:,} tokens a step")
+if not rows:
+    print("no steps finished: no figures (see train.log)")
+    sys.exit(1)
+dts = [batch_tokens / r["tokens_per_s"] for r in rows]
+steady = [r for r in rows if r["step"] > warmup] or rows[len(rows) // 2:]
+tps = statistics.median(r["tokens_per_s"] for r in steady)
+mfus = [r["mfu"] for r in steady if r.get("mfu") is not None]
+dt = batch_tokens / tps
+first = [f"{d:.1f}" for d in dts[:min(len(dts), warmup)]]
+losses = [r["loss"] for r in rows if r.get("loss") is not None]
+mem = work / "gpu-memory.log"
+peak_mem = max((int(x) for x in mem.read_text().split() if x.isdigit()), default=0) if mem.exists() else 0
+print(f"steady state (steps {steady[0]['step']}-{steady[-1]['step']}, median): {tps:,.0f} tokens/s, "
+      f"{dt:.2f} s a step")
+if mfus:
+    mfu = statistics.median(mfus)
+    print(f"MFU (median): {mfu:.1%}   target >= 40% on an H100: {'PASS' if mfu >= 0.40 else 'below target'}")
+else:
+    print("MFU: none (the trainer knows no peak for this device; give --peak-tflops)")
+print(f"torch.compile: step 1 took {dts[0]:.1f} s (steady {dt:.2f} s): ~{dts[0] - dt:.0f} s of compilation; "
+      f"warm-up steps (s): {', '.join(first)}; all warm-up steps over steady: "
+      f"{sum(d - dt for d in dts[:warmup]):.0f} s")
+print(f"wall: training command {t1 - t0:.0f} s (start-up, {len(rows)} steps, final checkpoint); "
+      f"this script {time.time() - start:.0f} s so far")
+print(f"loss: {losses[0]:.3f} (step 1) -> {losses[-1]:.3f} (step {rows[-1]['step']})" if losses else "loss: none")
+if peak_mem:
+    print(f"GPU memory used, peak (nvidia-smi, 1 s samples): {peak_mem:,} MiB")
+EOF
+if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then
+    cp "$WORK/run/metrics.jsonl" "$WORK/train.log" "$WORK/summary.txt" "$OUT/" 2>/dev/null || true
+fi
+echo "== done in $(( $(date +%s) - START )) s"
+if [ "$status" = 124 ] || [ "$status" = 137 ]; then status=$summary; fi  # stopped at TIME_LIMIT: figures still count
+exit "$status"
