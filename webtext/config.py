@@ -610,9 +610,7 @@ class TrainConfig:
 
     def validate(self, key: str) -> None:
         if not self.data:
-            raise ConfigError(_sub(key, "data"), "give the tokens dataset")
-        if not Path(self.data).is_dir():
-            raise ConfigError(_sub(key, "data"), f"{self.data} is not a folder")
+            raise ConfigError(_sub(key, "data"), "give the tokens dataset")  # it may not exist yet in a pipeline
         for name in ("max_steps", "nproc", "max_skipped_steps", "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(_sub(key, name), "must be >= 1")

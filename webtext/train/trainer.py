@@ -258,13 +258,15 @@ def _train(cfg: TrainConfig, run: Path, device: Any, use_cuda: bool) -> int:
 
 def check_config(cfg: TrainConfig, world: int) -> None:
     """Raise ConfigError now, before any process starts, for settings that cannot work."""
+    from webtext.errors import ConfigError, VerifyError
     from webtext.tokenize.shards import TokenDataset
     from webtext.train.presets import model_config, resolved
 
-    data = TokenDataset(Path(cfg.data), "train", verify=None)
+    try:
+        data = TokenDataset(Path(cfg.data), "train", verify=None)
+    except VerifyError as exc:
+        raise ConfigError("data", f"{cfg.data} is not a finished tokens dataset: {exc}") from exc
     if not data.shards:
-        from webtext.errors import ConfigError
-
         raise ConfigError("data", f"{cfg.data} has no train/ token shards")
     resolved(cfg, model_config(cfg, data.vocab_size), world)
 
