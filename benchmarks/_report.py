@@ -146,6 +146,15 @@ def proc_status(pid: int) -> dict[str, int]:
     return out
 
 
+def ray_kind(cmdline: str) -> str:
+    """A process of a run by its command line: ``ray-worker``, ``ray`` (its daemons) or ``other``."""
+    if cmdline.startswith("ray::") or "default_worker.py" in cmdline:
+        return "ray-worker"
+    if "ray" in cmdline and ("raylet" in cmdline or "gcs_server" in cmdline or "/ray/" in cmdline):
+        return "ray"
+    return "other"
+
+
 def proc_cmdline(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:

@@ -70,7 +70,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _report import (  # benchmarks/_report.py, beside this script
+from _report import (
     FreshOut,
     Row,
     TreeMemory,
@@ -78,6 +78,7 @@ from _report import (  # benchmarks/_report.py, beside this script
     finish,
     machine_busy_ticks,
     mib,
+    ray_kind,  # benchmarks/_report.py, beside this script
     timed_child,
     verdict,
 )
@@ -135,15 +136,6 @@ def env(**values: str) -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-
-
-def kind_of(cmdline: str) -> str:
-    """``ray-worker``, ``ray`` (its daemons) or ``other``."""
-    if cmdline.startswith("ray::") or "default_worker.py" in cmdline:
-        return "ray-worker"
-    if "ray" in cmdline and ("raylet" in cmdline or "gcs_server" in cmdline or "/ray/" in cmdline):
-        return "ray"
-    return "other"
 
 
 def others(memory: TreeMemory | None) -> str:
@@ -303,7 +295,7 @@ def stage_cmd(corpus: Corpus, out: Path, args: argparse.Namespace, runner: str, 
 def run_stage_cli(corpus: Corpus, args: argparse.Namespace, out: Path, runner: str = "local",
                   tasks: bool = False) -> StageRun:
     seconds, memory = timed_child(stage_cmd(corpus, out, args, runner, tasks), out.parent / f"{out.name}.log",
-                                  kind_of)
+                                  ray_kind)
     return read_manifest(out, seconds, memory)
 
 
@@ -481,7 +473,7 @@ def figure_scaling(corpus: Corpus, warm: Corpus, args: argparse.Namespace,
             run_stage_inprocess(warm, args, out / "tokens", runner)
         startup = time.perf_counter() - start
         with FreshOut(args.workdir, "ray", args.keep) as out:
-            tree = TreeMemory(os.getpid(), kind_of)
+            tree = TreeMemory(os.getpid(), ray_kind)
             with tree:
                 warm_run = run_stage_inprocess(corpus, args, out / "tokens", runner)
             warm_run.memory = tree

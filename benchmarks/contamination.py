@@ -60,7 +60,7 @@ from pathlib import Path
 from typing import Any
 
 from _contamination_corpus import Corpus, cached_corpus  # beside this script
-from _report import (  # benchmarks/_report.py, beside this script
+from _report import (
     FreshOut,
     Row,
     TreeMemory,
@@ -69,6 +69,7 @@ from _report import (  # benchmarks/_report.py, beside this script
     finish,
     mib,
     proc_status,
+    ray_kind,  # benchmarks/_report.py, beside this script
     timed_child,
     verdict,
 )
@@ -181,15 +182,6 @@ def kernels(texts: list[str]) -> tuple[float, int, float]:
 # Stage runs
 
 
-def kind_of(cmdline: str) -> str:
-    """``ray-worker``, ``ray`` (its daemons) or ``other``."""
-    if cmdline.startswith("ray::") or "default_worker.py" in cmdline:
-        return "ray-worker"
-    if "ray" in cmdline and ("raylet" in cmdline or "gcs_server" in cmdline or "/ray/" in cmdline):
-        return "ray"
-    return "other"
-
-
 @dataclass
 class Run:
     """One ``webtext-build contamination`` run: whole-process seconds, per-pass seconds, memory."""
@@ -238,7 +230,7 @@ def run_cli(corpus: Corpus, args: argparse.Namespace, mode: str, runner: str) ->
         if runner == "ray":
             cmd += ["--num-cpus", "2", "--no-dashboard"]
         log.info("%s mode, %s runner: %s", mode, runner, " ".join(cmd[cmd.index("--mode"):]))
-        seconds, memory = timed_child(cmd, out / "cli.log", kind_of)
+        seconds, memory = timed_child(cmd, out / "cli.log", ray_kind)
         run = read_run(out / "report", seconds, memory)
     log.info("%s mode, %s runner: %.1f s in all (%s); %.1f MB/s", mode, runner, seconds,
              ", ".join(f"{k} {v:.2f} s" for k, v in run.passes.items()), run.mbps())

@@ -50,13 +50,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _report import (  # benchmarks/_report.py, beside this script
+from _report import (
     FreshOut,
     Row,
     TreeMemory,
     begin,
     finish,
     mib,
+    ray_kind,  # benchmarks/_report.py, beside this script
     timed_child,
     verdict,
 )
@@ -128,11 +129,7 @@ def kind_of(cmdline: str) -> str:
     """``extraction`` (the watchdog child), ``ray-worker``, ``ray`` (its daemons) or ``other``."""
     if "multiprocessing.spawn" in cmdline or "--multiprocessing-fork" in cmdline:
         return "extraction" if "resource_tracker" not in cmdline else "other"
-    if cmdline.startswith("ray::") or "default_worker.py" in cmdline:
-        return "ray-worker"
-    if "ray" in cmdline and ("raylet" in cmdline or "gcs_server" in cmdline or "/ray/" in cmdline):
-        return "ray"
-    return "other"
+    return ray_kind(cmdline)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -147,6 +147,16 @@ def _sub(key: str, name: str) -> str:
     return f"{key}.{name}" if key else name
 
 
+def _under(base: Path, path: str | None) -> str | None:
+    """A config path as given if absolute (or unset), else relative to ``base`` (the YAML's folder)."""
+    return path if not path or Path(path).is_absolute() else str(base / path)
+
+
+def _inputs_under(cfg: T, base: Path, **changes: Any) -> T:
+    """``cfg`` with its ``inputs`` (and the given other fields) made relative to ``base``."""
+    return dataclasses.replace(cfg, inputs=[_under(base, p) for p in cfg.inputs], **changes)  # type: ignore[type-var]
+
+
 # ---------------------------------------------------------------------------------------------
 # Stage configs
 
@@ -226,16 +236,10 @@ class UrlsConfig:
 
     def resolve_paths(self, base: Path) -> UrlsConfig:
         """Relative paths are relative to ``base`` (the pipelines.yaml folder)."""
-
-        def fix(p: str | None) -> str | None:
-            return None if p is None else str(base / p) if not Path(p).is_absolute() else p
-
-        return dataclasses.replace(
-            self,
-            inputs=[fix(p) or p for p in self.inputs],
-            subreddit_blocklist=fix(self.subreddit_blocklist),
-            domain_blocklist=fix(self.domain_blocklist),
-            extension_blocklist=fix(self.extension_blocklist),
+        return _inputs_under(
+            self, base, subreddit_blocklist=_under(base, self.subreddit_blocklist),
+            domain_blocklist=_under(base, self.domain_blocklist),
+            extension_blocklist=_under(base, self.extension_blocklist),
         )
 
 
@@ -298,7 +302,7 @@ class CrawlConfig:
                 raise ConfigError(f"{_sub(key, 'allow_network')}[{i}]", f"not a network: {cidr!r}") from exc
 
     def resolve_paths(self, base: Path) -> CrawlConfig:
-        return dataclasses.replace(self, inputs=[p if Path(p).is_absolute() else str(base / p) for p in self.inputs])
+        return _inputs_under(self, base)
 
 
 @dataclass
@@ -338,7 +342,7 @@ class ExtractConfig:
                 raise ConfigError(_sub(key, name), "must be between 0 and 1")
 
     def resolve_paths(self, base: Path) -> ExtractConfig:
-        return dataclasses.replace(self, inputs=[p if Path(p).is_absolute() else str(base / p) for p in self.inputs])
+        return _inputs_under(self, base)
 
     def quality_rules(self) -> Any:
         """The cleaning rules (``webtext.extract.cleaning.QualityRules``) these settings describe."""
@@ -395,7 +399,7 @@ class DedupConfig:
         return 1 - fn, fn
 
     def resolve_paths(self, base: Path) -> DedupConfig:
-        return dataclasses.replace(self, inputs=[p if Path(p).is_absolute() else str(base / p) for p in self.inputs])
+        return _inputs_under(self, base)
 
 
 def _resolve_named_paths(specs: list[str], base: Path) -> list[str]:
@@ -403,8 +407,8 @@ def _resolve_named_paths(specs: list[str], base: Path) -> list[str]:
     out = []
     for spec in specs:
         name, sep, source = spec.partition("=")
-        if sep and source and not source.startswith("hf:") and not Path(source.partition("#")[0]).is_absolute():
-            spec = f"{name}={base / source}"
+        if sep and source and not source.startswith("hf:"):
+            spec = f"{name}={_under(base, source)}"
         out.append(spec)
     return out
 
@@ -456,11 +460,9 @@ class ContaminationConfig:
             raise ConfigError(_sub(key, bad), "must be >= 0")
 
     def resolve_paths(self, base: Path) -> ContaminationConfig:
-        return dataclasses.replace(
-            self, inputs=[p if Path(p).is_absolute() else str(base / p) for p in self.inputs],
-            benchmarks=_resolve_named_paths(self.benchmarks, base),
-            benchmark_train=_resolve_named_paths(self.benchmark_train, base),
-            bloom=None if self.bloom is None or Path(self.bloom).is_absolute() else str(base / self.bloom),
+        return _inputs_under(
+            self, base, benchmarks=_resolve_named_paths(self.benchmarks, base),
+            benchmark_train=_resolve_named_paths(self.benchmark_train, base), bloom=_under(base, self.bloom),
         )
 
 
@@ -495,10 +497,7 @@ class DecontaminateConfig:
                 raise ConfigError(_sub(key, name), "must be >= 0")
 
     def resolve_paths(self, base: Path) -> DecontaminateConfig:
-        return dataclasses.replace(
-            self, inputs=[p if Path(p).is_absolute() else str(base / p) for p in self.inputs],
-            report=self.report if Path(self.report).is_absolute() else str(base / self.report),
-        )
+        return _inputs_under(self, base, report=_under(base, self.report))
 
 
 @dataclass
@@ -523,7 +522,7 @@ class TrainTokenizerConfig:
             raise ConfigError(_sub(key, "threads"), "must be >= 0")
 
     def resolve_paths(self, base: Path) -> TrainTokenizerConfig:
-        return dataclasses.replace(self, inputs=[p if Path(p).is_absolute() else str(base / p) for p in self.inputs])
+        return _inputs_under(self, base)
 
 
 @dataclass
@@ -556,11 +555,7 @@ class TokenizeConfig:
             raise ConfigError(_sub(key, "max_chars_per_piece"), "must be >= 1000")
 
     def resolve_paths(self, base: Path) -> TokenizeConfig:
-        return dataclasses.replace(
-            self, inputs=[p if Path(p).is_absolute() else str(base / p) for p in self.inputs],
-            tokenizer=self.tokenizer if not self.tokenizer or Path(self.tokenizer).is_absolute()
-            else str(base / self.tokenizer),
-        )
+        return _inputs_under(self, base, tokenizer=_under(base, self.tokenizer))
 
 
 @dataclass
@@ -625,8 +620,7 @@ class TrainConfig:
             raise ConfigError(_sub(key, "checkpoint_every"), "must be >= 0")
 
     def resolve_paths(self, base: Path) -> TrainConfig:
-        return dataclasses.replace(self, data=self.data if not self.data or Path(self.data).is_absolute()
-                                   else str(base / self.data))
+        return dataclasses.replace(self, data=_under(base, self.data))
 
 
 #: Stage name -> its config class, in pipeline order. Later stages register here.

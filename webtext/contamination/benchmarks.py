@@ -7,7 +7,7 @@ form does. An example is the unit n-grams never cross (GPT-2 did not join lines 
 |---------------------------|-----------------------------------------------|--------------------------|
 | wikitext2, wikitext103, ptb, 1bw, lines | token/text files (a folder: every file) | non-empty line   |
 | lambada                   | ``.jsonl`` (field ``text``) or plain text      | passage (line)           |
-| cbt, cbt-ne, cbt-cn, ...  | CBT: numbered lines, blank-line blocks         | block (XXXXX -> answer)  |
+| cbt, cbt-ne, cbt-cn, ...  | CBT: numbered lines, blank-line blocks         | block (blank -> answer)  |
 | enwik8                    | raw bytes; a 100,000,000-byte file -> last 5M bytes (the test split) | whole split |
 | text8                     | raw text; the 100,000,000-char file -> last 5M chars | whole split    |
 | ``PATH.jsonl#FIELD``      | JSON lines, the given field                    | line                     |
@@ -66,6 +66,7 @@ def load_lambada(path: Path) -> list[str]:
     return load_jsonl(path) if path.suffix in (".jsonl", ".json") else load_lines(path)
 
 
+CBT_BLANK = "XXXXX"  # how CBT writes the word the question asks for
 _CBT_LINE = re.compile(r"^(\d+) (.*)$")
 
 
@@ -84,7 +85,7 @@ def load_cbt(path: Path) -> list[str]:
             text = m.group(2) if m else line
             if "\t" in text:
                 question, answer, *_ = text.split("\t")
-                text = question.replace("XXXXX", answer)
+                text = question.replace(CBT_BLANK, answer)
             block.append(text)
     return examples
 

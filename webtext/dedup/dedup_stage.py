@@ -81,5 +81,3 @@ def run_dedup(cfg: DedupConfig, out: Path, runner: Runner) -> Manifest:
         side_dirs=["duplicates"], parts=["signatures", "buckets", "clusters"],
         extra_stats={"bands": bands, "rows": band_rows},
     )
-
-__all__ = ["check_columns", "expand_inputs", "run_dedup"]

@@ -68,8 +68,10 @@ def pieces(text: str, limit: int) -> list[str]:
     return out
 
 
-def text_batches(path: Path, batch_rows: int, counts: Counter[str]) -> Iterator[tuple[list[str], list[str]]]:
-    """(ids, texts) batches; invalid UTF-8 decoded with replacement (counted)."""
+def text_batches(path: Path, batch_rows: int, counts: Counter[str]
+                 ) -> Iterator[tuple[list[str], list[str], list[int]]]:
+    """(ids, texts, stored UTF-8 bytes of each text) batches; invalid UTF-8 decoded with
+    replacement (counted)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -88,7 +90,7 @@ def text_batches(path: Path, batch_rows: int, counts: Counter[str]) -> Iterator[
                 except UnicodeDecodeError:
                     counts["invalid_unicode_documents"] += 1
                     texts.append(b.decode("utf-8", errors="replace"))
-            yield ids, texts
+            yield ids, texts, [len(b) if b is not None else 0 for b in raw]
     except (OSError, ValueError, pa.ArrowInvalid) as exc:
         raise ShardError(f"cannot read documents: {exc}", path=str(path)) from exc
 
@@ -135,7 +137,7 @@ def encode_shard(cfg: TokenizeConfig, dataset: Path, task: ShardTask) -> ShardOu
     buffers = {"train": SplitBuffer(dtype), "val": SplitBuffer(dtype)}
     checked = False
     for path in task.payload["paths"]:
-        for ids, texts in text_batches(Path(path), cfg.batch_rows, counts):
+        for ids, texts, sizes in text_batches(Path(path), cfg.batch_rows, counts):
             counts["documents_in"] += len(ids)
             keep = [i for i, t in enumerate(texts) if t.strip()]
             counts["empty_documents"] += len(ids) - len(keep)
@@ -151,13 +153,13 @@ def encode_shard(cfg: TokenizeConfig, dataset: Path, task: ShardTask) -> ShardOu
                     parts = [np.asarray(tok.encode_batch([p])[0], dtype=dtype)
                              for p in pieces(texts[i], cfg.max_chars_per_piece)]
                     encoded[i] = np.concatenate(parts)
-            for split in ("train", "val"):
-                rows = [i for i in keep if in_val(ids[i], cfg.val_fraction) == (split == "val")]
+            val = {i for i in keep if in_val(ids[i], cfg.val_fraction)}
+            for split, rows in (("train", [i for i in keep if i not in val]), ("val", sorted(val))):
                 if rows:
                     n = buffers[split].add([ids[i] for i in rows], [encoded[i] for i in rows], eot)
                     counts[f"{split}_tokens"] += n
                     counts[f"{split}_documents"] += len(rows)
-            counts["text_bytes"] += sum(len(texts[i].encode("utf-8", "surrogatepass")) for i in keep)
+            counts["text_bytes"] += sum(sizes[i] for i in keep)
     files, rows_of = [], {}
     for split, buf in buffers.items():
         flat, offsets = buf.flat_and_offsets()
@@ -221,7 +223,7 @@ def sample_texts(files: list[Path], sample_bytes: int) -> tuple[Iterator[str], i
     def gen() -> Iterator[str]:
         n = 0
         for f in files:
-            for _, texts in text_batches(f, 1024, Counter()):
+            for _, texts, _ in text_batches(f, 1024, Counter()):
                 for t in texts:
                     if n % stride == 0 and t.strip():
                         yield t

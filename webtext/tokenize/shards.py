@@ -9,7 +9,6 @@ memory-maps it and the flat token stream is a zero-copy numpy view.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -179,4 +178,4 @@ def describe(folder: Path) -> dict[str, Any]:
         except VerifyError:
             continue
         out[split] = {"tokens": ds.n_tokens, "documents": ds.n_documents, "shards": len(ds.shards)}
-    return json.loads(json.dumps(out))
+    return out
