@@ -126,3 +126,27 @@ def test_fast_block_parser_matches_the_reference(tmp_path, junk_every):
     assert fast_rows == ref_rows
     assert fast_counts == ref_counts
     assert ref_counts["dropped_self_post"] and ref_counts["dropped_subreddit_blocklist"]
+
+
+@pytest.mark.parametrize("odd_lines", [
+    [_rec(900) + b" " + _rec(901), b""],  # two documents on one line + a blank line: same line count
+    [b"  \r", b"\t"],  # whitespace-only lines (decode_lines skips them)
+    # UTF-8, then invalid UTF-8 in a field msgspec skips
+    [_rec(902, selftext="café"), _rec(903, title="x").replace(b'"x"', b'"\xff"')],
+    [_rec(904, score=5.0), _rec(905, score=True), _rec(906, created_utc="1400000000")],  # types
+    [_rec(907, score=2**62).replace(b"4611686018427387904", b"18446744073709551616"),
+     _rec(908, id=7, subreddit=["x"]), b'{"u": "http://a.example/", "k": 4}'],
+])
+def test_fast_parser_sends_odd_blocks_to_the_reference(tmp_path, odd_lines):
+    from webtext.crawl.pushshift import read_submission_tables
+
+    lines = [_rec(i) for i in range(40)]
+    lines[10:10] = odd_lines
+    path = tmp_path / "RS_odd.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    ref_rows, ref_counts = _read(path)
+    fast_counts: Counter[str] = Counter()
+    tables = list(read_submission_tables(path, SubmissionFilter(), fast_counts, block_bytes=1 << 20))
+    assert [tuple(r.values()) for t in tables for r in t.to_pylist()] == ref_rows
+    assert fast_counts == ref_counts
+    assert _balanced(fast_counts, len(ref_rows))

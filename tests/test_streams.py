@@ -106,4 +106,16 @@ def test_blocks_hold_whole_lines_and_mark_a_missing_final_newline(tmp_path):
     lines = [x for b, _, _ in blocks for x in block_lines(b)]
     assert lines == [b"a"] * 3000 + [b"", b"last"]
     path.write_bytes(b"a\nb\n")
-    assert list(iter_blocks(path, None)) == [(b"a\nb\n", False, 4)]
+    assert [(b.tobytes(), partial, offset) for b, partial, offset in iter_blocks(path, None)] == [(b"a\nb\n", False, 4)]
+
+
+@pytest.mark.parametrize("block_bytes", [64, 1000, 1 << 20])
+def test_blocks_read_in_place_give_every_line_once(tmp_path, block_bytes):
+    """Big chunks are read in place, a line split across two chunks comes out whole."""
+    body = b"".join(b'{"i": %d, "pad": "%s"}\n' % (i, b"x" * (i % 97)) for i in range(5000))
+    for suffix, compress in [(".jsonl", lambda b: b), (".zst", lambda b: zstandard.ZstdCompressor().compress(b))]:
+        path = tmp_path / f"lines{suffix}"
+        path.write_bytes(compress(body))
+        blocks = list(iter_blocks(path, compression_of(path), block_bytes=block_bytes))
+        assert b"".join(b.tobytes() for b, _, _ in blocks) == body
+        assert all(b.endswith(b"\n") and b.count(b"\n") == len(block_lines(b)) for b, _, _ in blocks)

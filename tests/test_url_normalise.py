@@ -204,3 +204,50 @@ def test_filter_fast_path_matches_the_rules(raw):
     except UrlRejected as exc:
         got = exc.reason
     assert got == _reference(_FILTER, raw)
+
+
+def _scalar(f: UrlFilter, raw: str):
+    try:
+        return f(raw)
+    except UrlRejected as exc:
+        return exc.reason
+
+
+def _column(f: UrlFilter, raws: list[str]) -> list:
+    import pyarrow as pa
+
+    from webtext.crawl.url_columns import filter_url_column
+
+    url, domain, reason = filter_url_column(pa.array(raws, pa.string()), f, {})
+    return [r if r is not None else (u, d) for u, d, r in zip(url.to_pylist(), domain.to_pylist(),
+                                                             reason.to_pylist(), strict=True)]
+
+
+_EDGE_URLS = [
+    "https://Example.com", "http://example.com/a?b=2&a=1&b=1", "http://x.io/?utm_source=a&UTM_x=2&fbclid=3",
+    "http://x.io/p?&&a=&=b", "http://x.io/p??x=1&y", "http://x.io/p?", "http://x.io/p#frag?x", "http://x.io/a.PDF",
+    "http://x.io/a.pdf/", "http://x.io/a.", "http://x.io/.jpg", "http://WWW.x.io/", "http://www.en.wikipedia.org/x",
+    "https://i.imgur.com/a.png", "http://x.io/a&amp;b", "http://x.io/" + "a" * 400, "ftp://x.io/", "http://a..b/",
+    "http://" + "a" * 300 + ".com/", "http://x.io/a/../b", "http://x.io:80/", "", " http://x.io/ ",
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_simple_urls | urls(), min_size=1, max_size=40))
+def test_column_filter_matches_the_scalar_filter(raws):
+    assert _column(_FILTER, raws) == [_scalar(_FILTER, r) for r in raws]
+
+
+@pytest.mark.parametrize("f", [_FILTER, UrlFilter(2048, None, None, drop_wikipedia=False)])
+def test_column_filter_matches_on_edge_urls_and_crc(f):
+    import zlib
+
+    import pyarrow as pa
+
+    from webtext.crawl.url_columns import crc32_column
+
+    assert _column(f, _EDGE_URLS) == [_scalar(f, r) for r in _EDGE_URLS]
+    assert _column(f, []) == []
+    strings = ["", "a", "http://x.io/ü", None]
+    assert crc32_column(pa.array(strings, pa.string()).slice(1)).tolist() == [
+        zlib.crc32((s or "").encode()) for s in strings[1:]]

@@ -11,11 +11,12 @@ read to the end.
 from __future__ import annotations
 
 import bz2
+import codecs
 import lzma
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from webtext.errors import ShardError
 
@@ -57,7 +58,7 @@ def _decode_errors() -> tuple[type[BaseException], ...]:
     return (zstandard.ZstdError, lzma.LZMAError, OSError, EOFError, zlib.error, ValueError)
 
 
-def iter_chunks(path: Path, kind: str | None) -> Iterator[tuple[bytes, int]]:
+def iter_chunks(path: Path, kind: str | None, read_size: int = _READ_SIZE) -> Iterator[tuple[bytes, int]]:
     """Yield (decompressed chunk, compressed bytes read so far) for the whole file.
 
     Raises ShardError on a corrupt frame or a file that ends inside a frame.
@@ -66,7 +67,7 @@ def iter_chunks(path: Path, kind: str | None) -> Iterator[tuple[bytes, int]]:
     with open(path, "rb") as f:
         if kind is None:
             offset = 0
-            while chunk := f.read(_READ_SIZE):
+            while chunk := f.read(read_size):
                 offset += len(chunk)
                 yield chunk, offset
             return
@@ -74,7 +75,7 @@ def iter_chunks(path: Path, kind: str | None) -> Iterator[tuple[bytes, int]]:
         decoder = _new_decoder(kind)
         fed = False  # has the current decoder received input (is a frame open)?
         offset = 0
-        while data := f.read(_READ_SIZE):
+        while data := f.read(read_size):
             start = offset
             offset += len(data)
             while data:
@@ -103,38 +104,85 @@ def iter_chunks(path: Path, kind: str | None) -> Iterator[tuple[bytes, int]]:
 MAX_LINE_BYTES = 64 << 20
 
 
-def iter_blocks(path: Path, kind: str | None, block_bytes: int = 4 << 20) -> Iterator[tuple[bytes, bool, int]]:
+class Lines(NamedTuple):
+    """Whole lines ``data[start:stop]`` of a decompressed chunk, read in place (no copy)."""
+
+    data: bytes
+    start: int
+    stop: int
+
+    def view(self) -> memoryview:
+        return memoryview(self.data)[self.start : self.stop]
+
+    def tobytes(self) -> bytes:
+        if self.start == 0 and self.stop == len(self.data):
+            return self.data
+        return self.data[self.start : self.stop]
+
+    def count(self, sub: bytes) -> int:
+        return self.data.count(sub, self.start, self.stop)
+
+    def is_utf8(self) -> bool:
+        if self.data.isascii():  # the whole chunk: cheap, and true for most dumps
+            return True
+        try:
+            codecs.utf_8_decode(self.view(), "strict", True)
+        except UnicodeDecodeError:
+            return False
+        return True
+
+    def endswith(self, suffix: bytes) -> bool:
+        return self.data.endswith(suffix, self.start, self.stop)
+
+    def __len__(self) -> int:  # type: ignore[override]
+        return self.stop - self.start
+
+
+def iter_blocks(path: Path, kind: str | None, block_bytes: int = 4 << 20) -> Iterator[tuple[Lines, bool, int]]:
     """Yield (block of whole lines, last line lacks its newline, compressed offset) for a file.
 
     Every block but the last ends with ``\n``; the last one may not, and then the flag is True
-    so a caller that cannot parse that line knows the file was cut off mid-record.
+    so a caller that cannot parse that line knows the file was cut off mid-record. A block is
+    the lines of one chunk read in place, except that a line split across chunks (and short
+    chunks) are joined: at most one copy of the data, usually none.
     """
-    pending: list[bytes] = []
+    pending: list[bytes] = []  # chunks (or a chunk's tail) not yet yielded
     size = 0
     offset = 0
-    for chunk, offset in iter_chunks(path, kind):
+    for chunk, offset in iter_chunks(path, kind, block_bytes if kind is None else max(block_bytes // 4, 1024)):
         pending.append(chunk)
         size += len(chunk)
-        if size < block_bytes:
+        big = len(chunk) >= block_bytes // 2
+        if size < block_bytes and not big:
             continue
-        data = b"".join(pending)
-        cut = data.rfind(b"\n") + 1
-        if cut == 0:
+        cut = chunk.rfind(b"\n") + 1
+        if cut == 0:  # no line ends in this chunk: keep reading
             if size > MAX_LINE_BYTES:
                 raise ShardError(f"a line is longer than {MAX_LINE_BYTES} bytes", path=str(path), offset=offset)
-            pending = [data]
             continue
-        yield data[:cut], False, offset
-        pending = [data[cut:]] if cut < len(data) else []
-        size = len(data) - cut
+        if big:  # the line split across chunks on its own, then this chunk's lines in place
+            head = chunk.find(b"\n") + 1 if len(pending) > 1 else 0
+            if head:
+                pending[-1] = chunk[:head]
+                data = b"".join(pending)
+                yield Lines(data, 0, len(data)), False, offset
+            if head < cut:
+                yield Lines(chunk, head, cut), False, offset
+        else:  # small chunks: joined (one copy)
+            pending[-1] = memoryview(chunk)[:cut]  # type: ignore[call-overload]
+            data = b"".join(pending)
+            yield Lines(data, 0, len(data)), False, offset
+        pending = [chunk[cut:]] if cut < len(chunk) else []
+        size = len(chunk) - cut
     data = b"".join(pending)
     if data:
-        yield data, not data.endswith(b"\n"), offset
+        yield Lines(data, 0, len(data)), not data.endswith(b"\n"), offset
 
 
-def block_lines(block: bytes) -> list[bytes]:
+def block_lines(block: Lines | bytes) -> list[bytes]:
     """The lines of a block, without their newlines."""
-    lines = block.split(b"\n")
+    data = block.tobytes() if isinstance(block, Lines) else block
+    lines = data.split(b"\n")
     if lines and not lines[-1]:
         lines.pop()
     return lines

@@ -17,7 +17,6 @@ from __future__ import annotations
 import glob
 import logging
 import time
-import zlib
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,8 @@ from typing import Any
 from webtext.config import UrlsConfig, parse_date, to_dict
 from webtext.crawl.pushshift import SubmissionFilter, read_submission_tables
 from webtext.crawl.streams import COMPRESSIONS
-from webtext.crawl.urls import Blocklist, UrlFilter, UrlRejected
+from webtext.crawl.url_columns import crc32_column, filter_url_column
+from webtext.crawl.urls import Blocklist, UrlFilter
 from webtext.data import Manifest, ParquetStreamWriter, ParquetWriterSet
 from webtext.errors import ConfigError, ShardError
 from webtext.paths import part_name
@@ -33,9 +33,9 @@ from webtext.runner import Runner, ShardOutput, ShardTask, input_identity, run_s
 
 log = logging.getLogger(__name__)
 
-FLUSH_ROWS = 100_000  # rows buffered in memory per map shard before they go to Parquet
+FLUSH_ROWS = 262_144  # rows buffered in memory per map shard before they go to Parquet (few, large row groups)
 PROGRESS_SECONDS = 30.0  # how often a long map shard logs its progress
-_MEMO_MAX = 200_000  # raw URL -> result memo per map shard (reposts); cleared when full
+BATCH_ROWS = 32_768  # submissions URL-filtered and bucketed at once (Arrow kernels over a column)
 PLAIN_SUFFIXES = (".json", ".jsonl", ".ndjson", ".txt")
 
 
@@ -152,46 +152,23 @@ def resolved_config(cfg: UrlsConfig) -> dict[str, Any]:
 # Pass 1: map one input file into URL-hash buckets
 
 
-def _bucket_rows(table, ufilter: UrlFilter, n_buckets: int, counts: Counter[str], memo: dict):
-    """Normalise and filter the URLs of a submissions table: (kept rows, their buckets).
-
-    ``memo`` maps raw URL -> (url, domain, crc32) or drop reason: reposts are not redone.
-    """
-    import numpy as np
+def _bucket_table(submissions, ufilter: UrlFilter, memo: dict, counts: Counter[str]):
+    """Kept submissions -> their bucket-schema table (URL-filtered); drops counted by reason."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    crc = zlib.crc32
-    urls: list[str] = []
-    domains: list[str] = []
-    hashes: list[int] = []
-    keep: list[int] = []
-    reasons: Counter[str] = Counter()
-    if len(memo) > _MEMO_MAX:
-        memo.clear()
-    for i, raw in enumerate(table["url_raw"].to_pylist()):
-        hit = memo.get(raw)
-        if hit is None:
-            try:
-                url, domain = ufilter(raw)
-                hit = (url, domain, crc(url.encode()))
-            except UrlRejected as exc:
-                hit = exc.reason
-            memo[raw] = hit
-        if type(hit) is str:
-            reasons[hit] += 1
-            continue
-        urls.append(hit[0])
-        domains.append(hit[1])
-        hashes.append(hit[2])
-        keep.append(i)
-    for reason, n in reasons.items():
-        counts["dropped_" + reason] += n
-    kept = table.take(pa.array(keep, pa.int64())) if len(keep) != table.num_rows else table
-    kept = kept.add_column(0, "url", pa.array(urls, pa.string()))
-    kept = kept.add_column(2, "domain", pa.array(domains, pa.string()))
-    hash_array = np.asarray(hashes, dtype=np.uint32)
-    kept = kept.append_column("url_hash", pa.array(hash_array, pa.uint32()))
-    return kept, (hash_array % n_buckets).astype(np.int64)
+    raw = submissions["url_raw"].combine_chunks()
+    url, domain, reason = filter_url_column(raw, ufilter, memo)
+    table = pa.table(
+        [url, raw, domain, submissions["score"], submissions["submission_id"], submissions["subreddit"],
+         submissions["created_utc"]],
+        names=_bucket_schema().names[:-1],
+    )
+    if reason.null_count < len(reason):
+        for item in pc.value_counts(reason.drop_null()).to_pylist():
+            counts["dropped_" + item["values"]] += item["counts"]
+        table = table.filter(pc.is_null(reason))
+    return table.append_column("url_hash", pa.array(crc32_column(table["url"]), pa.uint32()))
 
 
 def map_shard(cfg: UrlsConfig, dataset: Path, task: ShardTask) -> ShardOutput:
@@ -200,12 +177,26 @@ def map_shard(cfg: UrlsConfig, dataset: Path, task: ShardTask) -> ShardOutput:
     import pyarrow as pa
 
     path = Path(task.payload["path"])
-    schema = _bucket_schema()
     filt, ufilter, n_buckets = submission_filter(cfg), url_filter(cfg), cfg.buckets
     counts: Counter[str] = Counter()
     pending: list[list[pa.Table]] = [[] for _ in range(n_buckets)]
+    rows: list[pa.Table] = []  # kept submissions not yet bucketed
     buffered = kept = 0
-    memo: dict = {}
+    memo: dict = {}  # raw URL -> result, for the URLs the vectorised path leaves to the scalar one
+
+    def bucket(rows: list[pa.Table]) -> None:
+        nonlocal buffered, kept
+        table = _bucket_table(pa.concat_tables(rows), ufilter, memo, counts)
+        rows.clear()
+        buckets = (table["url_hash"].to_numpy() % n_buckets).astype(np.int64)
+        order = np.argsort(buckets, kind="stable")
+        table = table.take(pa.array(order))
+        bounds = np.searchsorted(buckets[order], np.arange(n_buckets + 1))
+        for b in range(n_buckets):
+            if bounds[b + 1] > bounds[b]:
+                pending[b].append(table.slice(bounds[b], bounds[b + 1] - bounds[b]))
+        kept += table.num_rows
+        buffered += table.num_rows
 
     def flush(writers: ParquetWriterSet) -> None:
         for b, parts in enumerate(pending):
@@ -214,26 +205,20 @@ def map_shard(cfg: UrlsConfig, dataset: Path, task: ShardTask) -> ShardOutput:
                 parts.clear()
 
     started = last_report = time.monotonic()
-    with ParquetWriterSet(compression="lz4") as writers:
-        for table in read_submission_tables(path, filt, counts):
+    with ParquetWriterSet(compression="lz4", plain=True) as writers:
+        for batch in read_submission_tables(path, filt, counts):
             if time.monotonic() - last_report > PROGRESS_SECONDS:  # a dump can take an hour: say where we are
                 last_report = time.monotonic()
                 log.info("%s: %s lines, %s kept, %.0f lines/s", path.name, f"{counts['lines']:,}", f"{kept:,}",
                          counts["lines"] / (last_report - started))
-            rows, buckets = _bucket_rows(table, ufilter, n_buckets, counts, memo)
-            if not rows.num_rows:
-                continue
-            kept += rows.num_rows
-            order = np.argsort(buckets, kind="stable")
-            rows = rows.take(pa.array(order)).select(schema.names).cast(schema)
-            bounds = np.searchsorted(buckets[order], np.arange(n_buckets + 1))
-            for b in range(n_buckets):
-                if bounds[b + 1] > bounds[b]:
-                    pending[b].append(rows.slice(bounds[b], bounds[b + 1] - bounds[b]))
-            buffered += rows.num_rows
+            rows.append(batch)
+            if sum(t.num_rows for t in rows) >= BATCH_ROWS:
+                bucket(rows)
             if buffered >= FLUSH_ROWS:
                 flush(writers)
                 buffered = 0
+        if rows:
+            bucket(rows)
         flush(writers)
     counts["kept_submissions"] = kept
     counts.setdefault("lines", 0)
@@ -258,6 +243,18 @@ def _sorted_lists(column):
     return pa.ListArray.from_arrays(offsets, values.take(order))
 
 
+def _karma_filter(table, karma_mode: str, min_karma: int):
+    """(row mask, distinct URLs): the row's URL has karma >= ``min_karma`` (max or sum over its
+    submissions, nulls skipped), or no karma at all (URLs from plain lists: kept, the user listed
+    them on purpose)."""
+    import pyarrow.compute as pc
+
+    g = table.group_by("url", use_threads=False).aggregate([("score", karma_mode)])
+    karma = g[f"score_{karma_mode}"]
+    good = g["url"].filter(pc.fill_null(pc.greater_equal(karma, min_karma), True))
+    return pc.is_in(table["url"], good), g.num_rows
+
+
 def aggregate_bucket(table, karma_mode: str, min_karma: int):
     """Aggregate submission rows of one bucket into URL rows; returns (table, counts)."""
     import pyarrow as pa
@@ -280,6 +277,10 @@ def aggregate_bucket(table, karma_mode: str, min_karma: int):
         ).select(table.schema.names)
         counts["duplicate_submissions"] = with_id.num_rows - once.num_rows
         table = pa.concat_tables([once.cast(table.schema), without_id])
+    # The karma filter is decided first, on two cheap columns: only the URLs it keeps (a minority
+    # in real dumps) go through the sort and the list aggregations below.
+    keep, counts["urls"] = _karma_filter(table, karma_mode, min_karma)
+    table = table.filter(keep)
     # Earliest submission first, so "first" picks the spelling that was posted first.
     table = table.sort_by([("url", "ascending"), ("created_utc", "ascending"), ("url_raw", "ascending")])
     only_valid = pc.CountOptions(mode="only_valid")
@@ -312,12 +313,8 @@ def aggregate_bucket(table, karma_mode: str, min_karma: int):
             "raw_urls": _sorted_lists(g["url_raw_distinct"]),
         }
     ).cast(urls_schema())
-    counts["urls"] = out.num_rows
-    unknown = pc.is_null(out["karma"])
-    counts["urls_unknown_karma"] = pc.sum(unknown.cast(pa.int64())).as_py() or 0
-    # URLs from plain lists carry no karma: they are kept (the user listed them on purpose).
-    keep = pc.or_(unknown, pc.greater_equal(out["karma"], min_karma)).fill_null(True)
-    out = out.filter(keep).sort_by("url")
+    counts["urls_unknown_karma"] = pc.sum(pc.is_null(out["karma"]).cast(pa.int64())).as_py() or 0
+    out = out.sort_by("url")
     counts["dropped_karma"] = counts["urls"] - out.num_rows
     counts["kept_urls"] = out.num_rows
     return out, counts

@@ -258,10 +258,11 @@ def path_extension(url: str) -> str:
 
 #: URLs already close to normal form (plain ASCII, no escapes, no port, no credentials) take a
 #: fast path with the same result as ``normalise_url``; anything else takes the general one.
-_FAST = re.compile(
+FAST_PATTERN = (
     r"([hH][tT][tT][pP][sS]?)://([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)"
-    r"(/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*)?(?:\?([A-Za-z0-9\-._~!$&'()*+,;=:@/]*))?(?:#[^\x00-\x1f\x7f]*)?\Z"
+    r"(/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*)?(?:\?([A-Za-z0-9\-._~!$&'()*+,;=:@/]*))?(?:#[^\x00-\x1f\x7f]*)?"
 )
+_FAST = re.compile(FAST_PATTERN + r"\Z")
 _HOST_CACHE_MAX = 200_000
 
 
@@ -285,7 +286,8 @@ class UrlFilter:
         self._check_extension(path_extension(url))
         return url, domain_of(host)
 
-    def _check_host(self, host: str) -> None:
+    def host_reason(self, host: str) -> str | None:
+        """Why a (lower-cased) host is dropped (``wikipedia``, ``domain_blocklist``), or None."""
         reason = self._hosts.get(host, "")
         if reason == "":
             reason = None
@@ -296,6 +298,10 @@ class UrlFilter:
             if len(self._hosts) >= _HOST_CACHE_MAX:
                 self._hosts.clear()
             self._hosts[host] = reason
+        return reason
+
+    def _check_host(self, host: str) -> None:
+        reason = self.host_reason(host)
         if reason is not None:
             raise UrlRejected(reason)
 
