@@ -183,3 +183,18 @@ def test_unigrams_of_many_short_texts():
     """)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, f"hash_texts(['a'] * 1000, 1) failed: rc {proc.returncode} {proc.stderr[-500:]}"
+
+
+@pytest.mark.parametrize("n", [1, 3, 8])
+def test_hash_texts_reads_arrow_columns_in_place(n):
+    import pyarrow as pa
+
+    want = hash_texts(TRICKY, n)
+    for column in (pa.array(TRICKY, pa.string()), pa.array(TRICKY, pa.large_string()),
+                   pa.chunked_array([pa.array(TRICKY[:5]), pa.array(TRICKY[5:])])):
+        got = hash_texts(column, n)
+        assert got.counts.tolist() == want.counts.tolist()
+        assert got.hashes.tolist() == want.hashes.tolist()
+    sliced = pa.array(["zero one two", *TRICKY], pa.string()).slice(1)
+    assert hash_texts(sliced, n).hashes.tolist() == want.hashes.tolist()
+    assert len(hash_texts(pa.array([], pa.string()), n).counts) == 0

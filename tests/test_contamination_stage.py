@@ -298,8 +298,12 @@ def test_bloom_and_exact_agree_up_to_the_false_positive_bound(world, tmp_path):
     out = tmp_path / "loose"
     _, report = contamination(world, out, mode="bloom", fp_rate=1e-3)
     saved = BloomFilter.load(out / "corpus.bloom")
-    bound = false_positive_bound(saved.m, saved.k, saved.items)
+    bound = false_positive_bound(saved.m, saved.k, saved.bound_items)
     assert bound <= 1e-3 and report["bloom"]["fp_bound"] == pytest.approx(bound)
+    # Sized for the distinct n-grams (HyperLogLog + margin), which the corpus's repeats keep below
+    # the occurrences; the plan covers the true distinct count.
+    distinct = len({g for d in world.docs_list for g in grams(d["text"])})
+    assert distinct <= saved.planned <= saved.items == report["corpus"]["ngrams"]
     for name, examples in world.examples.items():
         occ = [g for e in examples for g in grams(e)]
         says = saved.contains(np.array([ngram_hash(g) for g in occ], dtype=np.uint64))
@@ -372,7 +376,8 @@ def test_bloom_sizing_is_logged_before_building(world, tmp_path, caplog):
     caplog.set_level("INFO", logger="webtext.contamination.contamination_stage")
     contamination(world, tmp_path / "logged", mode="bloom", bloom_parts=1)
     text = "\n".join(r.getMessage() for r in caplog.records)
-    assert re.search(r"bloom: [\d,]+ n-grams at fp <= 1e-08 -> m = [\d,]+ bits \([\d.]+ MiB each", text), text
+    assert re.search(r"bloom: [\d,]+ n-grams, ~[\d,]+ distinct \(HyperLogLog, \+5 standard errors: [\d,]+\) "
+                     r"at fp <= 1e-08 -> m = [\d,]+ bits \([\d.]+ MiB each", text), text
     assert ", k = " in text
 
 

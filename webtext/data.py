@@ -65,8 +65,12 @@ def count_rows(path: Path) -> int | None:
     return None
 
 
-def describe_file(dataset: Path, path: Path, rows: int | None = None) -> FileEntry:
-    digest, size = file_sha256(path)
+def describe_file(dataset: Path, path: Path, rows: int | None = None, digest: str | None = None) -> FileEntry:
+    """The manifest entry of a file; ``digest``: its sha256 when the writer computed it already."""
+    if digest is None:
+        digest, size = file_sha256(path)
+    else:
+        size = Path(path).stat().st_size
     if rows is None:
         rows = count_rows(path)
     return FileEntry(str(Path(path).relative_to(dataset)), rows, size, digest)

@@ -3,12 +3,16 @@ a versioned, checksummed header.
 
 The filter is *blocked*: an item's ``k`` bits lie in 2 blocks of 512 bits (one cache line each),
 ``k/2`` per block, so an insert or a query costs 2 memory accesses instead of ``k`` (a classic
-filter at p = 1e-8 does ~3 M inserts/s here). Blocks fill unevenly, so for the same rate a
+filter at p = 1e-8 does ~3 M inserts/s here). The second block lies within 1024 blocks after the
+first, and the first block's index is monotone in its hash: items added in
+``kernels.partition_order`` walk the filter through the cache (a filter much larger than the
+cache otherwise costs 2 cache misses per insert). Blocks fill unevenly, so for the same rate a
 blocked filter needs more bits than the classic ``m = -n ln p / ln(2)^2`` (38.3 bits per item at
 1e-8; 2 blocks need ~44, 1 block would need ~64). ``bloom_size`` searches the smallest ``m``
 (and its best ``k``) whose false-positive rate, computed over the Poisson load of a block, is
-<= ``p``. The file: a JSON header line (format, m, k,
-items, n-gram size, hash scheme, sha256 of the bit array) then the bit array, little-endian
+<= ``p``, for the number of *distinct* n-grams (HyperLogLog-estimated during the scan, plus a
+margin; a repeated n-gram sets no new bit). The file: a JSON header line (format, m, k, items,
+planned distinct items, n-gram size, hash scheme, sha256 of the bit array) then the bit array, little-endian
 uint64 words; a truncated or altered file is refused with the reason.
 """
 
@@ -27,8 +31,8 @@ import numpy as np
 from webtext.paths import atomic_path
 
 MAGIC = b"WEBTEXT-BLOOM\n"
-FORMAT = 1
-HASH_SCHEME = "webtext-ngram-fnv1a-fmix64/2x512-blocked-v2"
+FORMAT = 2
+HASH_SCHEME = "webtext-ngram-fnv1a-fmix64/2x512-blocked-window1024-v3"
 
 
 def zeroed_words(n: int) -> np.ndarray:
@@ -67,18 +71,9 @@ def _fill_moments_upto(k_block: int, throws: int) -> np.ndarray:
     """``E[(X_t / 512) ** k_block]`` for t = 0..throws, X_t the set bits of a 512-bit block after t
     uniformly random bit throws (exact occupancy distribution, not the mean-fill approximation,
     which underestimates small rates)."""
-    x = np.arange(BLOCK + 1, dtype=np.float64)
-    stay, move = x / BLOCK, (BLOCK - x) / BLOCK
-    dist = np.zeros(BLOCK + 1)
-    dist[0] = 1.0
-    frac = stay ** k_block
-    out = np.empty(throws + 1)
-    for t in range(throws + 1):
-        out[t] = dist @ frac
-        nxt = dist * stay
-        nxt[1:] += dist[:-1] * move[:-1]
-        dist = nxt
-    return out
+    from webtext.contamination.kernels import fill_moments
+
+    return fill_moments(BLOCK, k_block, throws)
 
 
 def false_positive_bound(m: int, k: int, items: int) -> float:
@@ -123,6 +118,12 @@ class BloomFilter:
     ngram: int
     bits: np.ndarray
     items: int = 0  # n-gram occurrences inserted (an upper bound on distinct items)
+    planned: int = 0  # distinct items the filter was sized for (0: unknown, then ``items`` counts)
+
+    @property
+    def bound_items(self) -> int:
+        """The item count its false-positive bound is computed for."""
+        return self.planned or self.items
 
     @classmethod
     def empty(cls, m: int, k: int, ngram: int) -> BloomFilter:
@@ -155,20 +156,27 @@ class BloomFilter:
                              f"{(self.m, self.k, self.ngram)} vs {(other.m, other.k, other.ngram)}")
         np.bitwise_or(self.bits, other.bits, out=self.bits)
         self.items += other.items
+        self.planned = max(self.planned, other.planned)  # parts of one build share the plan
 
     def fill_ratio(self) -> float:
         return int(np.bitwise_count(self.bits).sum(dtype=np.int64)) / self.m
 
-    def save(self, path: Path) -> None:
+    def save(self, path: Path) -> str:
+        """Write the filter atomically; returns the file's sha256 (for the manifest)."""
         header = {
-            "format": FORMAT, "m": self.m, "k": self.k, "items": self.items, "ngram": self.ngram,
+            "format": FORMAT, "m": self.m, "k": self.k, "items": self.items, "planned": self.planned,
+            "ngram": self.ngram,
             "hash": HASH_SCHEME, "sha256": hashlib.sha256(memoryview(self.bits)).hexdigest(),
         }
+        head = MAGIC + json.dumps(header, sort_keys=True).encode() + b"\n"
+        digest = hashlib.sha256(head)
+        digest.update(memoryview(self.bits))
         with atomic_path(Path(path)) as tmp, open(tmp, "wb") as f:
-            f.write(MAGIC + json.dumps(header, sort_keys=True).encode() + b"\n")
+            f.write(head)
             self.bits.tofile(f)  # little-endian uint64 on every platform numba targets here
             f.flush()
             os.fsync(f.fileno())
+        return digest.hexdigest()
 
     @classmethod
     def load(cls, path: Path) -> BloomFilter:
@@ -184,6 +192,7 @@ class BloomFilter:
                     raise BloomFileError(f"{path}: format {header.get('format')} / hash {header.get('hash')!r} is "
                                          f"not {FORMAT} / {HASH_SCHEME!r}; rebuild the filter with this version")
                 m, k, items, ngram = (int(header[key]) for key in ("m", "k", "items", "ngram"))
+                planned = int(header.get("planned", 0))
                 checksum = str(header["sha256"])
             except (ValueError, KeyError, TypeError) as exc:
                 if isinstance(exc, BloomFileError):
@@ -201,7 +210,35 @@ class BloomFilter:
                                  f"header says {m // 8}")
         if hashlib.sha256(memoryview(bits)).hexdigest() != checksum:
             raise BloomFileError(f"{path}: checksum mismatch: the bit array is corrupt")
-        return cls(m, k, ngram, bits, items)
+        return cls(m, k, ngram, bits, items, planned)
+
+
+def random_strings(samples: int, ngram: int, seed: int = 0) -> np.ndarray:
+    """``samples`` rows of ``ngram`` random 6-letter words, each followed by a space (uint8)."""
+    from webtext.contamination.kernels import random_letters
+
+    chars = random_letters(samples, 7 * ngram, seed)  # "abcdef " per word
+    chars[:, 6::7] = 32
+    return chars
+
+
+def distinct_estimate(registers: np.ndarray) -> float:
+    """HyperLogLog's estimate of the distinct items behind ``registers`` (linear counting while
+    many registers are empty); relative standard error 1.04 / sqrt(len(registers))."""
+    m = len(registers)
+    alpha = 0.7213 / (1 + 1.079 / m)
+    estimate = alpha * m * m / float(np.sum(np.exp2(-registers.astype(np.float64))))
+    zeros = int(np.count_nonzero(registers == 0))
+    if estimate <= 2.5 * m and zeros:
+        estimate = m * math.log(m / zeros)
+    return estimate
+
+
+def planned_items(occurrences: int, registers: np.ndarray) -> int:
+    """The item count a filter is sized for: the distinct estimate plus 5 standard errors (6
+    standard errors or more below the truth has odds under 1e-9), never more than the occurrences."""
+    margin = 1 + 5 * 1.04 / math.sqrt(len(registers))
+    return max(1, min(int(occurrences), math.ceil(distinct_estimate(registers) * margin)))
 
 
 def random_string_check(bloom: BloomFilter, samples: int = 1_000_000, seed: int = 0) -> int:
@@ -209,11 +246,8 @@ def random_string_check(bloom: BloomFilter, samples: int = 1_000_000, seed: int 
     absent from any corpus) hashed like corpus n-grams; returns how many the filter says it holds."""
     from webtext.contamination.kernels import ngram_hashes
 
-    rng = np.random.default_rng(seed)
-    width = 7 * bloom.ngram  # "abcdef " per word
-    chars = rng.integers(97, 123, size=(samples, width), dtype=np.uint8)
-    chars[:, 6::7] = 32
-    offsets = np.arange(samples + 1, dtype=np.int64) * width
+    chars = random_strings(samples, bloom.ngram, seed)
+    offsets = np.arange(samples + 1, dtype=np.int64) * chars.shape[1]
     hashes = np.empty(samples, dtype=np.uint64)
     counts = np.empty(samples, dtype=np.int64)
     ngram_hashes(chars.ravel(), offsets, bloom.ngram, hashes, counts)

@@ -1,5 +1,6 @@
-"""The ``contamination`` stage: benchmark n-grams -> corpus scan (per docs shard) -> Bloom
-filters (per group of shards, merged by OR) -> the report.
+"""The ``contamination`` stage: benchmark n-grams -> corpus scan (per docs shard; in Bloom mode it
+also saves the shard's n-gram hashes) -> Bloom filters (per group of shards, from those hashes,
+merged by OR) -> the report.
 
 ``OUT/ngrams`` (benchmark n-grams and their lookup table) -> ``OUT/hits`` (per-document hits,
 a dataset) -> ``OUT/bloom`` (bloom mode) -> ``OUT`` (report.json/.md/.html, plots/,
@@ -59,7 +60,16 @@ def _prepare_ngrams(cfg: ContaminationConfig, out: Path) -> tuple[str, list[str]
 
 
 def run_contamination(cfg: ContaminationConfig, out: Path, runner: Runner) -> Manifest:
-    from webtext.contamination.bloom import BloomFilter, bloom_size, false_positive_bound
+    import numpy as np
+
+    from webtext.contamination.bloom import (
+        BloomFilter,
+        bloom_size,
+        distinct_estimate,
+        false_positive_bound,
+        planned_items,
+    )
+    from webtext.contamination.kernels import HLL_BITS
     from webtext.contamination.report import report_task
     from webtext.contamination.scan import bloom_shard, scan_shard
 
@@ -73,31 +83,41 @@ def run_contamination(cfg: ContaminationConfig, out: Path, runner: Runner) -> Ma
     key, names, train_names = _prepare_ngrams(cfg, out)
     config = {**to_dict(cfg), "benchmark_digest": key, "files": [str(f) for f in files]}
     inputs = input_identities(files)
-    doc_tasks = [ShardTask(i, f.name, {"path": str(f), "offset": offsets[i]}) for i, f in enumerate(files)]
+    build_bloom = cfg.mode == "bloom" and cfg.bloom is None
+    doc_tasks = [ShardTask(i, f.name, {"path": str(f), "offset": offsets[i], "bloom_input": build_bloom})
+                 for i, f in enumerate(files)]
 
     hits_dir = out / "hits"
     scanned = run_stage(
-        stage="contamination.scan", dataset=hits_dir, config=config, inputs=inputs, tasks=doc_tasks,
-        shard_fn=functools.partial(scan_shard, cfg, str(out / "ngrams" / "table.npz"), hits_dir), runner=runner,
-        side_dirs=["found"],
+        stage="contamination.scan", dataset=hits_dir, config={**config, "bloom_input": build_bloom}, inputs=inputs,
+        tasks=doc_tasks, shard_fn=functools.partial(scan_shard, cfg, str(out / "ngrams" / "table.npz"), hits_dir),
+        runner=runner, side_dirs=["found", "ngrams"],
     )
     total = int(scanned.stats.get("ngrams", 0))
     passes = [input_identity(hits_dir)]
     bloom_info: dict = {}
-    if cfg.mode == "bloom" and cfg.bloom is None:
-        m, k = bloom_size(total, cfg.fp_rate)
+    if build_bloom:
+        registers = np.zeros(1 << HLL_BITS, dtype=np.uint8)
+        for f in sorted((hits_dir / "found").glob("*.npz")):
+            with np.load(f) as z:
+                np.maximum(registers, z["hll"], out=registers)
+        distinct = distinct_estimate(registers)
+        planned = planned_items(total, registers)
+        m, k = bloom_size(planned, cfg.fp_rate)
         parts = cfg.bloom_parts or runner.parallelism()
-        groups = [files[i::parts] for i in range(min(parts, len(files)))]
-        bloom_info = {"m": m, "k": k, "items": total, "bytes": m // 8,
-                      "fp_bound": false_positive_bound(m, k, max(total, 1))}
-        log.info("bloom: %s n-grams at fp <= %g -> m = %s bits (%.1f MiB each, %d filter(s) built in parallel, "
-                 "then merged), k = %d", f"{total:,}", cfg.fp_rate, f"{m:,}", m / 8 / 2**20, len(groups), k)
+        spills = [str(hits_dir / "ngrams" / f"{i:05d}.u64") for i in range(len(files))]
+        groups = [spills[i::parts] for i in range(min(parts, len(files)))]
+        bloom_info = {"m": m, "k": k, "items": total, "distinct_estimate": round(distinct), "planned": planned,
+                      "bytes": m // 8, "fp_bound": false_positive_bound(m, k, planned)}
+        log.info("bloom: %s n-grams, ~%s distinct (HyperLogLog, +5 standard errors: %s) at fp <= %g -> m = %s bits "
+                 "(%.1f MiB each, %d filter(s) built in parallel, then merged), k = %d", f"{total:,}",
+                 f"{round(distinct):,}", f"{planned:,}", cfg.fp_rate, f"{m:,}", m / 8 / 2**20, len(groups), k)
         bloom_dir = out / "bloom"
         run_stage(
             stage="contamination.bloom", dataset=bloom_dir, config={**config, "m": m, "k": k, "parts": len(groups)},
             inputs=inputs,
-            tasks=[ShardTask(i, f"filter {i}", {"paths": [str(f) for f in g]}) for i, g in enumerate(groups)],
-            shard_fn=functools.partial(bloom_shard, cfg, m, k, bloom_dir), runner=runner,
+            tasks=[ShardTask(i, f"filter {i}", {"hashes": g}) for i, g in enumerate(groups)],
+            shard_fn=functools.partial(bloom_shard, cfg, m, k, planned, bloom_dir), runner=runner,
         )
         passes.append(input_identity(bloom_dir))
     elif cfg.mode == "bloom":

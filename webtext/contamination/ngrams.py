@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from webtext.dedup.minhash import COMBINE_SEED, GOLDEN, M64, _fmix64, _word_hash
+from webtext.strings import string_buffers
 
 WORD = re.compile(r"[a-z0-9]+")
 
@@ -40,9 +41,9 @@ def ngram_hash(gram: str) -> int:
     return _fmix64(g ^ len(words))
 
 
-def lowered_bytes(texts: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
-    """Lower-cased UTF-8 of the texts, concatenated, with offsets (None and '' are empty)."""
-    encoded = [t.lower().encode("utf-8", "surrogatepass") if t else b"" for t in texts]
+def text_bytes(texts: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
+    """UTF-8 of the texts, concatenated, with offsets (None and '' are empty); the kernel lower-cases."""
+    encoded = [t.encode("utf-8", "surrogatepass") if t else b"" for t in texts]
     offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
     buf = np.frombuffer(b"".join(encoded), dtype=np.uint8) if offsets[-1] else np.zeros(1, np.uint8)
@@ -62,12 +63,18 @@ class NgramBatch:
         return out
 
 
-def hash_texts(texts: Sequence[str | None], n: int) -> NgramBatch:
-    """``ngram_hash`` of every n-gram of every text, computed in bulk."""
+def hash_texts(texts, n: int, *, compact: bool = True) -> NgramBatch:
+    """``ngram_hash`` of every n-gram of every text (a sequence of str, or an Arrow string column,
+    read in place), computed in bulk. ``compact=False`` returns a view into the (~3x larger)
+    work buffer instead of a copy: for batches that are used and dropped."""
     from webtext.contamination.kernels import ngram_hashes
 
-    buf, offsets = lowered_bytes(texts)
-    out = np.empty(int(offsets[-1]) // 2 + len(texts) + 1, dtype=np.uint64)  # >= words of all texts
-    counts = np.empty(len(texts), dtype=np.int64)
+    if isinstance(texts, Sequence):
+        buf, offsets = text_bytes(texts)
+    else:
+        buf, offsets = string_buffers(texts)
+    n_texts = len(offsets) - 1
+    out = np.empty(int(offsets[-1] - offsets[0]) // 2 + n_texts + 1, dtype=np.uint64)  # >= words of all texts
+    counts = np.empty(n_texts, dtype=np.int64)
     total = ngram_hashes(buf, offsets, n, out, counts)
-    return NgramBatch(out[:total].copy(), counts)
+    return NgramBatch(out[:total].copy() if compact else out[:total], counts)

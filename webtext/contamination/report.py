@@ -46,11 +46,13 @@ def found_slots(out: Path, capacity: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def merged_bloom(cfg: ContaminationConfig, out: Path):
-    """The corpus filter: the saved one (``--bloom``) or the OR of the bloom pass's filters."""
+    """(corpus filter, its file in OUT or None, that file's sha256 or None): the saved one
+    (``--bloom``) or the OR of the bloom pass's filters."""
     from webtext.contamination.bloom import BloomFilter
+    from webtext.data import Manifest
 
     if cfg.bloom:
-        return BloomFilter.load(Path(cfg.bloom)), None
+        return BloomFilter.load(Path(cfg.bloom)), None, None
     parts = sorted((out / "bloom").glob("part-*.bloom"))
     merged = BloomFilter.load(parts[0])
     target = out / "corpus.bloom"
@@ -60,14 +62,14 @@ def merged_bloom(cfg: ContaminationConfig, out: Path):
         try:
             os.link(parts[0], tmp)
         except OSError:
-            merged.save(target)
-        else:
-            os.replace(tmp, target)
-        return merged, target
+            return merged, target, merged.save(target)
+        os.replace(tmp, target)
+        manifest = Manifest.read(out / "bloom")
+        known = {e.path: e.sha256 for e in manifest.files()} if manifest else {}
+        return merged, target, known.get(parts[0].name)  # loading it just checked its bits
     for p in parts[1:]:
         merged.merge(BloomFilter.load(p))
-    merged.save(target)
-    return merged, target
+    return merged, target, merged.save(target)
 
 
 def per_example(counts: np.ndarray, found: np.ndarray) -> np.ndarray:
@@ -85,9 +87,12 @@ def report_task(cfg: ContaminationConfig, out: Path, task: ShardTask) -> ShardOu
     table = NgramTable.load(out / "ngrams" / "table.npz")
     found, doc_freq = found_slots(out, len(table.slots))
     files: list[Path] = []
-    bloom, bloom_file = (merged_bloom(cfg, out) if cfg.mode == "bloom" else (None, None))
+    bloom, bloom_file, bloom_digest = merged_bloom(cfg, out) if cfg.mode == "bloom" else (None, None, None)
+    digests: dict[str, str] = {}
     if bloom_file is not None:
         files.append(bloom_file)
+        if bloom_digest:
+            digests[str(bloom_file)] = bloom_digest
     examples_text = json.loads((out / "ngrams" / "examples.json").read_text())
     results: dict[str, Any] = {}
     for name in names:
@@ -135,7 +140,9 @@ def report_task(cfg: ContaminationConfig, out: Path, task: ShardTask) -> ShardOu
         fp_hits = random_string_check(bloom, cfg.random_check) if cfg.random_check else None
         report["bloom"] = {
             "m_bits": bloom.m, "k": bloom.k, "bytes": bloom.nbytes, "items": bloom.items,
-            "fp_rate_target": cfg.fp_rate, "fp_bound": false_positive_bound(bloom.m, bloom.k, max(bloom.items, 1)),
+            "planned_distinct": bloom.planned or None,
+            "fp_rate_target": cfg.fp_rate,
+            "fp_bound": false_positive_bound(bloom.m, bloom.k, max(bloom.bound_items, 1)),
             "fill_ratio": bloom.fill_ratio(), "random_strings": cfg.random_check, "random_string_hits": fp_hits,
             "file": str(bloom_file or cfg.bloom),
         }
@@ -145,7 +152,7 @@ def report_task(cfg: ContaminationConfig, out: Path, task: ShardTask) -> ShardOu
                 if k == "benchmarks" else v) for k, v in report.items()}
     files.append(_write(out / "report.json", json.dumps(slim, indent=2, sort_keys=True)))
     counts = {f"overlap_ppm_{n}": round(results[n]["overlap_percent"] * 1e4) for n in names}
-    return ShardOutput(files=files, counts=counts)
+    return ShardOutput(files=files, counts=counts, digests=digests)
 
 
 def _read_hits(out: Path):
@@ -258,7 +265,9 @@ def markdown(report: dict[str, Any]) -> str:
     if "bloom" in report:
         bl = report["bloom"]
         lines += ["", f"Bloom filter: m = {bl['m_bits']:,} bits ({bl['bytes'] / 2**20:.1f} MiB), k = {bl['k']}, "
-                  f"{bl['items']:,} n-grams inserted, false-positive bound {bl['fp_bound']:.2e} "
+                  f"{bl['items']:,} n-grams inserted"
+                  + (f" (sized for {bl['planned_distinct']:,} distinct)" if bl.get("planned_distinct") else "")
+                  + f", false-positive bound {bl['fp_bound']:.2e} "
                   f"(target {bl['fp_rate_target']:g}); {bl['random_string_hits']} of {bl['random_strings']:,} random "
                   f"strings reported present. Exact overlap from the scan: "
                   + ", ".join(f"{n} {_pct(b[n]['exact_overlap_percent'])}" for n in names) + "."]

@@ -5,22 +5,27 @@ corpus Bloom filter built over groups of shards.
 Scan output (the ``hits/`` pass): ``part-NNNNN.parquet`` rows ``id``, ``benchmark``,
 ``n_hits`` (n-gram occurrences of the document found in the benchmark), ``n_ngrams``,
 ``fraction`` (= n_hits / n_ngrams), ``url``, ``karma``; ``found/NNNNN.npz``: the table slots the
-shard's documents hit and the number of documents hitting each.
+shard's documents hit and the number of documents hitting each. In Bloom mode also
+``ngrams/NNNNN.npy``: the shard's n-gram hashes in the filter's insert order (8 bytes per
+n-gram), so the Bloom pass neither reads nor hashes the text again, and its inserts walk the
+filter through the cache instead of missing it at random.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 from webtext.config import ContaminationConfig
+from webtext.contamination.kernels import HLL_BITS
 from webtext.contamination.ngrams import hash_texts
 from webtext.contamination.table import NgramTable, save_npz
 from webtext.data import write_parquet
 from webtext.errors import ShardError
-from webtext.paths import part_name
+from webtext.paths import atomic_path, part_name
 from webtext.runner import ShardOutput, ShardTask
 
 
@@ -55,26 +60,51 @@ def _column(batch, name: str, type_) -> list:
 
 def scan_shard(cfg: ContaminationConfig, table_file: str, dataset: Path, task: ShardTask) -> ShardOutput:
     import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from webtext.contamination.kernels import scan_documents
 
     table = NgramTable.load(Path(table_file))
-    n_bench = len(table.names)
     found = np.zeros(len(table.slots), dtype=np.bool_)
     doc_freq = np.zeros(len(table.slots), dtype=np.int64)
     last_doc = np.full(len(table.slots), -1, dtype=np.int64)
     rows: dict[str, list] = {k: [] for k in hits_schema().names}
     counts: Counter[str] = Counter()
+    registers = np.zeros(1 << HLL_BITS, dtype=np.uint8)  # distinct corpus n-grams, for the Bloom filter's size
+    main = Path(dataset) / part_name(task.index)
+    side = Path(dataset) / "found" / f"{task.index:05d}.npz"
+    files = [main, side]
+    with contextlib.ExitStack() as stack:  # the spill file appears only if the scan completes
+        spill = None
+        if task.payload.get("bloom_input"):
+            files.append(Path(dataset) / "ngrams" / f"{task.index:05d}.u64")
+            spill = stack.enter_context(open(stack.enter_context(atomic_path(files[-1])), "wb"))
+        _scan_batches(cfg, task, table, found, doc_freq, last_doc, rows, counts, registers, spill)
+    write_parquet(main, pa.Table.from_pydict(rows, schema=hits_schema()))
+    slots = np.flatnonzero(found)
+    save_npz(side, slots=slots, doc_freq=doc_freq[slots], hll=registers)
+    return ShardOutput(files=files, counts=dict(counts), rows={str(main): len(rows["id"])})
+
+
+def _scan_batches(cfg: ContaminationConfig, task: ShardTask, table: NgramTable, found: np.ndarray,
+                  doc_freq: np.ndarray, last_doc: np.ndarray, rows: dict[str, list], counts: Counter[str],
+                  registers: np.ndarray, spill) -> None:
+    """The scan of one shard, batch by batch; with ``spill`` (a binary file) each batch's n-gram
+    hashes are appended to it in the Bloom filter's insert order."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from webtext.contamination.kernels import hll_add, partition_order, scan_documents
+
+    n_bench = len(table.names)
     first = int(task.payload["offset"])
     for batch in doc_batches(Path(task.payload["path"]), cfg.batch_rows):
-        texts = batch.column("text").to_pylist()
-        grams = hash_texts(texts, cfg.ngram)
-        hits = np.zeros((len(texts), n_bench), dtype=np.int64)
+        grams = hash_texts(batch.column("text"), cfg.ngram, compact=False)
+        hits = np.zeros((batch.num_rows, n_bench), dtype=np.int64)
         scan_documents(grams.hashes, grams.counts, table.slots, table.values, n_bench, first, found, doc_freq,
                        last_doc, hits)
-        first += len(texts)
-        counts["documents"] += len(texts)
+        hll_add(registers, grams.hashes)
+        if spill is not None:
+            partition_order(grams.hashes).astype("<u8", copy=False).tofile(spill)
+        first += batch.num_rows
+        counts["documents"] += batch.num_rows
         counts["ngrams"] += len(grams.hashes)
         counts["text_bytes"] += int(pc.sum(pc.binary_length(batch.column("text").cast(pa.large_binary()))).as_py() or 0)
         docs, benches = np.nonzero(hits)
@@ -91,22 +121,24 @@ def scan_shard(cfg: ContaminationConfig, table_file: str, dataset: Path, task: S
                 rows["url"].append(urls[d])
                 rows["karma"].append(karma[d])
                 counts[f"contaminated_documents_{table.names[b]}"] += 1
-    main = Path(dataset) / part_name(task.index)
-    side = Path(dataset) / "found" / f"{task.index:05d}.npz"
-    write_parquet(main, pa.Table.from_pydict(rows, schema=hits_schema()))
-    slots = np.flatnonzero(found)
-    save_npz(side, slots=slots, doc_freq=doc_freq[slots])
-    return ShardOutput(files=[main, side], counts=dict(counts), rows={str(main): len(rows["id"])})
 
 
-def bloom_shard(cfg: ContaminationConfig, m: int, k: int, dataset: Path, task: ShardTask) -> ShardOutput:
-    """One Bloom filter over a group of docs files."""
+def bloom_shard(cfg: ContaminationConfig, m: int, k: int, planned: int, dataset: Path,
+                task: ShardTask) -> ShardOutput:
+    """One Bloom filter over a group of docs files, from the n-gram hashes their scan saved."""
     from webtext.contamination.bloom import BloomFilter
 
     bloom = BloomFilter.empty(m, k, cfg.ngram)
-    for path in task.payload["paths"]:
-        for batch in doc_batches(Path(path), cfg.batch_rows, extra=()):
-            bloom.add(hash_texts(batch.column("text").to_pylist(), cfg.ngram).hashes)
+    bloom.planned = planned
+    for path in task.payload["hashes"]:
+        try:
+            size = Path(path).stat().st_size
+            hashes = np.memmap(path, dtype="<u8", mode="r") if size else np.zeros(0, dtype=np.uint64)
+            if size % 8:
+                raise ValueError(f"{size} bytes is not a whole number of 8-byte hashes")
+        except (OSError, ValueError) as exc:
+            raise ShardError(f"cannot read the scan's n-gram hashes: {exc}", path=path) from exc
+        bloom.add(hashes)
     out = Path(dataset) / f"part-{task.index:05d}.bloom"
-    bloom.save(out)
-    return ShardOutput(files=[out], counts={"items": bloom.items})
+    digest = bloom.save(out)
+    return ShardOutput(files=[out], counts={"items": bloom.items}, digests={str(out): digest})

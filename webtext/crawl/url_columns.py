@@ -19,6 +19,7 @@ import numpy as np
 from numba import njit
 
 from webtext.crawl.urls import TRACKING_PARAMS, TRACKING_PREFIXES, UrlFilter, UrlRejected
+from webtext.strings import string_buffers
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -53,7 +54,7 @@ def _crc32_strings(offsets: np.ndarray, data: np.ndarray, table: np.ndarray) -> 
 
 def crc32_column(strings: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """``zlib.crc32`` of each string's UTF-8 bytes (nulls hash as empty strings)."""
-    offsets, data = _buffers(strings)
+    data, offsets = string_buffers(strings)
     return _crc32_strings(offsets, data, _CRC_TABLE)
 
 
@@ -245,30 +246,13 @@ def _strings(column: tuple[np.ndarray, np.ndarray]) -> pa.Array:
     return pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(data))
 
 
-def _buffers(strings: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """(offsets, bytes) of a string column, nulls as empty strings; zero-copy when possible."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    arr = strings.combine_chunks() if isinstance(strings, pa.ChunkedArray) else strings
-    if arr.null_count:
-        arr = pc.fill_null(arr, "")
-    if arr.type not in (pa.string(), pa.large_string()):
-        arr = arr.cast(pa.large_string())
-    _, offsets_buf, data_buf = arr.buffers()
-    width = np.int64 if arr.type == pa.large_string() else np.int32
-    offsets = np.frombuffer(offsets_buf, dtype=width)[arr.offset : arr.offset + len(arr) + 1]
-    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    return offsets, data
-
-
 def _fast_rows(raw: pa.Array, ufilter: UrlFilter) -> tuple[np.ndarray, pa.Array, pa.Array, pa.Array]:
     """(row indices, url, domain, drop reason) for the rows the vectorised path takes."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     short = pc.fill_null(pc.less_equal(pc.utf8_length(raw), ufilter.max_length), False)
-    offsets, data = _buffers(raw)
+    data, offsets = string_buffers(raw)
     ok, *columns = _parse_plain(offsets, data, short.to_numpy(zero_copy_only=False), _LABEL, _PATH)
     rows = np.flatnonzero(ok)
     url, host, domain, query, ext = (_strings(c) for c in columns)

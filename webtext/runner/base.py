@@ -30,6 +30,7 @@ class ShardOutput:
     files: list[Path]
     counts: dict[str, int | float]
     rows: dict[str, int] = field(default_factory=dict)  # known row counts by str(path): saves a re-read
+    digests: dict[str, str] = field(default_factory=dict)  # known sha256 by str(path): saves re-hashing big files
 
 
 ShardFn = Callable[[ShardTask], ShardOutput]
@@ -42,7 +43,8 @@ def execute_shard(fn: ShardFn, dataset: Path, fingerprint: str, task: ShardTask)
     """
     start = time.perf_counter()
     out = fn(task)
-    entries = [asdict(describe_file(dataset, Path(p), out.rows.get(str(p)))) for p in out.files]
+    entries = [asdict(describe_file(dataset, Path(p), out.rows.get(str(p)), out.digests.get(str(p))))
+               for p in out.files]
     record = {
         "index": task.index,
         "label": task.label,
