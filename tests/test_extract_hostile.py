@@ -223,6 +223,7 @@ def test_normal_articles_are_documents(hostile):
         assert doc is not None, hostile["dropped"].get(f"http://news.test/article-{i}")
         assert doc["n_words"] >= 150
         assert doc["lang"] == "en"
+        assert doc["title"] == f"Local news {i}"
         assert PARAGRAPHS[i].split(",")[0] in doc["text"]
 
 
