@@ -45,7 +45,7 @@ def _bucket_schema():
     return pa.schema(
         [
             ("url", pa.string()),
-            ("url_raw", pa.string()),
+            ("url_raw", pa.string()),  # null: the same as url (most are): less to write and read back
             ("domain", pa.string()),
             ("score", pa.int64()),
             ("submission_id", pa.string()),
@@ -159,8 +159,9 @@ def _bucket_table(submissions, ufilter: UrlFilter, memo: dict, counts: Counter[s
 
     raw = submissions["url_raw"].combine_chunks()
     url, domain, reason = filter_url_column(raw, ufilter, memo)
+    raw_differs = pc.if_else(pc.fill_null(pc.equal(raw, url), False), pa.scalar(None, pa.string()), raw)
     table = pa.table(
-        [url, raw, domain, submissions["score"], submissions["submission_id"], submissions["subreddit"],
+        [url, raw_differs, domain, submissions["score"], submissions["submission_id"], submissions["subreddit"],
          submissions["created_utc"]],
         names=_bucket_schema().names[:-1],
     )
@@ -323,6 +324,7 @@ def aggregate_bucket(table, karma_mode: str, min_karma: int):
 def _read_subpass(files: list[str], n_buckets: int, passes: int, j: int):
     """The rows of a bucket whose URL falls in sub-pass ``j`` of ``passes`` (all rows if 1)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     schema = _bucket_schema()
@@ -332,6 +334,7 @@ def _read_subpass(files: list[str], n_buckets: int, passes: int, j: int):
             source = pq.ParquetFile(f, page_checksum_verification=True)
             for batch in source.iter_batches(batch_size=65_536):
                 table = pa.Table.from_batches([batch]).cast(schema)
+                table = table.set_column(1, "url_raw", pc.coalesce(table["url_raw"], table["url"]))
                 if passes > 1:
                     h = table["url_hash"].to_numpy()
                     table = table.filter(pa.array((h // n_buckets) % passes == j))
