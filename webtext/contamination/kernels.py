@@ -170,6 +170,7 @@ BLOCK_WORDS = 8
 BLOCKS_PER_ITEM = 2  # an item's bits lie in 2 blocks: 2 memory accesses, ~1.15x the bits of a classic filter
 WINDOW = 1024  # the second block lies within this many blocks after the first (64 KiB)
 PARTITION_BITS = 12  # insert order: items sorted by the top bits of their first block (4096 ranges)
+MAX_RUNS = 64  # more sorted runs than this in one ``bloom_insert`` call: inserted in the given order
 _SEED1 = U64(0x9E3779B97F4A7C15)
 _SEED2 = U64(0x3C6EF372FE94F82A)  # 2 * _SEED1 mod 2**64
 _STREAM = U64(0xD6E8FEB86659FD93)
@@ -233,16 +234,20 @@ def bloom_insert(bits, nblocks, k_block, hashes):
     span = _span(nblocks)
     n = hashes.shape[0]
     shift = U64(64 - PARTITION_BITS)
-    starts = [0]  # runs: maximal stretches whose partition does not decrease
+    starts = np.empty(MAX_RUNS + 1, dtype=np.int64)  # runs: maximal stretches whose partition does not decrease
+    starts[0] = 0
+    runs = 1
     prev = U64(0)
     for i in range(n):
         key = _first(hashes[i]) >> shift
         if i and key < prev:
-            starts.append(i)
+            if runs == MAX_RUNS:
+                runs += 1
+                break
+            starts[runs] = i
+            runs += 1
         prev = key
-    starts.append(n)
-    runs = len(starts) - 1
-    if runs > 64:  # not in partition order: plain order
+    if runs > MAX_RUNS:  # not in partition order: plain order
         for i in range(n):
             h = hashes[i]
             g0 = _first(h)
@@ -251,6 +256,7 @@ def bloom_insert(bits, nblocks, k_block, hashes):
                 for t in range(k_block):
                     bits[base + (pos[t] >> U64(6))] |= U64(1) << (pos[t] & U64(63))
         return
+    starts[runs] = n
     at = np.empty(runs, dtype=np.int64)
     for r in range(runs):
         at[r] = starts[r]

@@ -100,8 +100,8 @@ def _scan_batches(cfg: ContaminationConfig, task: ShardTask, table: NgramTable, 
         hits = np.zeros((batch.num_rows, n_bench), dtype=np.int64)
         scan_documents(grams.hashes, grams.counts, table.slots, table.values, n_bench, first, found, doc_freq,
                        last_doc, hits)
-        hll_add(registers, grams.hashes)
-        if spill is not None:
+        if spill is not None:  # only the Bloom filter's size needs the distinct count
+            hll_add(registers, grams.hashes)
             partition_order(grams.hashes).astype("<u8", copy=False).tofile(spill)
         first += batch.num_rows
         counts["documents"] += batch.num_rows
