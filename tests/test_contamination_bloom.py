@@ -3,6 +3,7 @@ and a saved file that is refused with a clear error when truncated or altered.""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -334,3 +335,24 @@ def test_distinct_estimate_and_plan_cover_the_truth(distinct):
     assert abs(estimate - distinct) <= 4 * 0.0081 * distinct + 2
     plan = planned_items(len(occurrences), registers)
     assert distinct <= plan <= len(occurrences)
+
+
+@pytest.mark.parametrize(("items", "parts"), [(5_000, 7), (200_000, 3), (50, 4096)])
+def test_slices_built_apart_equal_the_whole_filter(items, parts):
+    """Each slice takes the items of its partitions (as the Bloom pass reads them from the sorted
+    runs); put together they equal the filter built whole, wrapping slice included."""
+    from webtext.contamination.kernels import PARTITION_BITS, partition_order
+
+    rng = np.random.default_rng(items)
+    hashes = rng.integers(0, 2**63, size=items, dtype=np.uint64)
+    m, k = bloom_size(items, 1e-6)
+    whole = BloomFilter.empty(m, k, 8)
+    whole.add(hashes)
+    ordered, starts = partition_order(hashes)
+    together = BloomFilter.empty(m, k, 8)
+    bounds = [(j << PARTITION_BITS) // parts for j in range(parts + 1)]
+    for p0, p1 in itertools.pairwise(bounds):
+        piece = BloomFilter.empty(m, k, 8, parts=(p0, p1))
+        piece.add(ordered[starts[p0]:starts[p1]])
+        together.merge(piece)
+    assert np.array_equal(together.bits, whole.bits) and together.items == items

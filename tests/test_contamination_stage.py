@@ -275,18 +275,31 @@ def test_bloom_mode_is_at_least_exact_and_within_the_bound(world, bloom, exact):
     assert sorted(map(str, rows(out / "hits"))) == sorted(map(str, rows(exact[0] / "hits")))
 
 
-def test_saved_filter_is_the_or_of_the_parts_and_holds_every_corpus_ngram(world, bloom):
+def test_saved_filter_is_made_of_the_slices_and_holds_every_corpus_ngram(world, bloom):
+    """--bloom-parts 2: two slices (half the partitions each, smaller than the filter) that put
+    together give the saved filter, which equals one built whole and holds every corpus n-gram."""
     from webtext.contamination.ngrams import hash_texts
 
     out = bloom[0]
     parts = sorted((out / "bloom").glob("part-*.bloom"))
-    assert len(parts) == 2  # --bloom-parts 2 over two docs files
+    assert len(parts) == 2
     loaded = [BloomFilter.load(p) for p in parts]
+    assert [s.partitions for s in loaded] == [(0, 2048), (2048, 4096)]
+    assert all(not s.whole and s.bits.size < s.m // 64 for s in loaded)
+    with pytest.raises(ValueError, match="slice"):
+        loaded[0].contains(np.zeros(1, np.uint64))
     saved = BloomFilter.load(out / "corpus.bloom")
-    assert np.array_equal(saved.bits, loaded[0].bits | loaded[1].bits)
-    assert saved.items == sum(p.items for p in loaded) == bloom[2]["corpus"]["ngrams"]
+    assert saved.whole and saved.items == sum(p.items for p in loaded) == bloom[2]["corpus"]["ngrams"]
+    put_together = BloomFilter.empty(saved.m, saved.k, saved.ngram)
+    for s in loaded:
+        put_together.merge(s)
+    assert np.array_equal(saved.bits, put_together.bits)
+    hashes = hash_texts([d["text"] for d in world.docs_list], N).hashes
+    whole = BloomFilter.empty(saved.m, saved.k, saved.ngram)
+    whole.add(hashes)
+    assert np.array_equal(saved.bits, whole.bits)
     assert saved.ngram == N
-    assert saved.contains(hash_texts([d["text"] for d in world.docs_list], N).hashes).all()
+    assert saved.contains(hashes).all()
 
 
 def test_bloom_and_exact_agree_up_to_the_false_positive_bound(world, tmp_path):
@@ -377,7 +390,7 @@ def test_bloom_sizing_is_logged_before_building(world, tmp_path, caplog):
     contamination(world, tmp_path / "logged", mode="bloom", bloom_parts=1)
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert re.search(r"bloom: [\d,]+ n-grams, ~[\d,]+ distinct \(HyperLogLog, \+5 standard errors: [\d,]+\) "
-                     r"at fp <= 1e-08 -> m = [\d,]+ bits \([\d.]+ MiB each", text), text
+                     r"at fp <= 1e-08 -> m = [\d,]+ bits \([\d.]+ MiB, built in \d+ slice", text), text
     assert ", k = " in text
 
 

@@ -437,8 +437,9 @@ class ContaminationConfig:
     fp_rate: float = opt(1e-8, "Bloom filter false-positive rate it is sized for")
     bloom: str | None = opt(None, "a saved corpus Bloom filter (corpus.bloom of an earlier report) to query instead of "
                                   "building one")
-    bloom_parts: int = opt(0, "Bloom filters built in parallel (each over a group of shards, each m bits), then merged "
-                              "by OR; 0: as many as the runner runs at once (1 locally)")
+    bloom_parts: int = opt(0, "slices of the Bloom filter built in parallel (each ~m / parts bits, each reading only "
+                              "its range of the scan's n-gram hashes), then put together; 0: as many as the runner "
+                              "runs at once (1 locally)")
     random_check: int = opt(1_000_000, "random strings the finished Bloom filter is tested with (GPT-2's check)")
     top_documents: int = opt(50, "most contaminated documents listed in the report")
     batch_rows: int = opt(2048, "documents hashed per batch")

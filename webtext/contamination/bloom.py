@@ -111,50 +111,89 @@ def bloom_size(items: int, fp_rate: float) -> tuple[int, int]:
         bpi *= 1.02
 
 
+def slice_blocks(nblocks: int, parts: tuple[int, int]) -> tuple[int, int]:
+    """(first block, block count) of the slice of a filter of ``nblocks`` blocks that holds every
+    block of the items of partitions ``parts = [p0, p1)``: their first blocks (monotone in the
+    partition) and the ``WINDOW`` blocks after them, wrapping."""
+    from webtext.contamination.kernels import PARTITION_BITS, WINDOW
+
+    shift = 64 - PARTITION_BITS - 32  # partition p holds the first blocks of (g0 >> 32) in [p << shift, ...)
+    p0, p1 = parts
+    lo = ((p0 << shift) * nblocks) >> 32
+    hi = ((((p1 << shift) - 1) * nblocks) >> 32) if p1 > p0 else lo - 1
+    return lo, min(nblocks, hi - lo + 1 + min(WINDOW, nblocks - 1))
+
+
 @dataclass
 class BloomFilter:
+    """A filter of ``m`` bits, or the slice of one that holds the items of a range of partitions
+    (``bits`` = its blocks from ``first_block`` on, wrapping), as a worker builds them; ``merge``
+    puts slices together."""
+
     m: int
     k: int
     ngram: int
     bits: np.ndarray
     items: int = 0  # n-gram occurrences inserted (an upper bound on distinct items)
     planned: int = 0  # distinct items the filter was sized for (0: unknown, then ``items`` counts)
+    partitions: tuple[int, int] = (0, 1 << 12)  # the items it holds (all: a whole filter)
+
+    @property
+    def first_block(self) -> int:
+        return slice_blocks(self.m // BLOCK, self.partitions)[0]
 
     @property
     def bound_items(self) -> int:
         """The item count its false-positive bound is computed for."""
         return self.planned or self.items
 
+    @property
+    def whole(self) -> bool:
+        return self.first_block == 0 and self.bits.size * 64 == self.m
+
     @classmethod
-    def empty(cls, m: int, k: int, ngram: int) -> BloomFilter:
+    def empty(cls, m: int, k: int, ngram: int, parts: tuple[int, int] | None = None) -> BloomFilter:
+        """A zeroed filter, or the slice of one for the items of partitions ``parts``."""
         if m % BLOCK:
             raise ValueError(f"m must be a multiple of {BLOCK}")
-        return cls(m, k, ngram, zeroed_words(m // 64))
+        parts = parts or (0, 1 << 12)
+        _, blocks = slice_blocks(m // BLOCK, parts)
+        return cls(m, k, ngram, zeroed_words(blocks * BLOCK // 64), partitions=(int(parts[0]), int(parts[1])))
 
     @property
     def nbytes(self) -> int:
         return int(self.bits.nbytes)
 
     def add(self, hashes: np.ndarray) -> None:
+        """Insert n-gram hashes (a slice: only hashes of its partitions)."""
         from webtext.contamination.kernels import bloom_insert
 
         if len(hashes):
             bloom_insert(self.bits, np.uint64(self.m // BLOCK), self.k // BLOCKS_PER_ITEM,
-                         np.ascontiguousarray(hashes, dtype=np.uint64))
+                         np.ascontiguousarray(hashes, dtype=np.uint64), self.first_block)
             self.items += len(hashes)
 
     def contains(self, hashes: np.ndarray) -> np.ndarray:
         from webtext.contamination.kernels import bloom_query
 
+        if not self.whole:
+            raise ValueError("a slice of a Bloom filter cannot answer queries: merge the slices first")
         return bloom_query(self.bits, np.uint64(self.m // BLOCK), self.k // BLOCKS_PER_ITEM,
                            np.ascontiguousarray(hashes, dtype=np.uint64))
 
     def merge(self, other: BloomFilter) -> None:
-        """OR ``other`` into this filter (same m, k and n-gram size)."""
+        """OR ``other`` (a whole filter or a slice of the same shape) into this whole filter."""
         if (other.m, other.k, other.ngram) != (self.m, self.k, self.ngram):
             raise ValueError(f"cannot merge Bloom filters of different shape: "
                              f"{(self.m, self.k, self.ngram)} vs {(other.m, other.k, other.ngram)}")
-        np.bitwise_or(self.bits, other.bits, out=self.bits)
+        if not self.whole:
+            raise ValueError("merge into a whole filter, not into a slice")
+        start = other.first_block * (BLOCK // 64)
+        head = min(other.bits.size, self.bits.size - start)
+        np.bitwise_or(self.bits[start:start + head], other.bits[:head], out=self.bits[start:start + head])
+        if head < other.bits.size:  # the slice wraps to the start of the filter
+            rest = other.bits.size - head
+            np.bitwise_or(self.bits[:rest], other.bits[head:], out=self.bits[:rest])
         self.items += other.items
         self.planned = max(self.planned, other.planned)  # parts of one build share the plan
 
@@ -165,7 +204,7 @@ class BloomFilter:
         """Write the filter atomically; returns the file's sha256 (for the manifest)."""
         header = {
             "format": FORMAT, "m": self.m, "k": self.k, "items": self.items, "planned": self.planned,
-            "ngram": self.ngram,
+            "ngram": self.ngram, "partitions": list(self.partitions),
             "hash": HASH_SCHEME, "sha256": hashlib.sha256(memoryview(self.bits)).hexdigest(),
         }
         head = MAGIC + json.dumps(header, sort_keys=True).encode() + b"\n"
@@ -193,24 +232,26 @@ class BloomFilter:
                                          f"not {FORMAT} / {HASH_SCHEME!r}; rebuild the filter with this version")
                 m, k, items, ngram = (int(header[key]) for key in ("m", "k", "items", "ngram"))
                 planned = int(header.get("planned", 0))
+                p0, p1 = (int(v) for v in header.get("partitions", (0, 1 << 12)))
                 checksum = str(header["sha256"])
             except (ValueError, KeyError, TypeError) as exc:
                 if isinstance(exc, BloomFileError):
                     raise
                 raise BloomFileError(f"{path}: damaged header ({type(exc).__name__}: {exc})") from exc
-            if m <= 0 or m % BLOCK or k <= 0 or k % BLOCKS_PER_ITEM or items < 0 or ngram < 1:
+            if (m <= 0 or m % BLOCK or k <= 0 or k % BLOCKS_PER_ITEM or items < 0 or ngram < 1
+                    or not 0 <= p0 < p1 <= 1 << 12):
                 raise BloomFileError(f"{path}: impossible shape in the header: m={m}, k={k}, items={items}, "
-                                     f"ngram={ngram}")
-            bits = zeroed_words(m // 64)  # read straight into the array: no copies
+                                     f"ngram={ngram}, partitions={p0}..{p1}")
+            size = slice_blocks(m // BLOCK, (p0, p1))[1] * BLOCK // 8
+            bits = zeroed_words(size // 8)  # read straight into the array: no copies
             got = f.readinto(memoryview(bits).cast("B"))
             extra = len(f.read(1))
-        if got != m // 8 or extra:
-            size = got + extra
-            raise BloomFileError(f"{path}: truncated or padded: {size}{'+' if extra else ''} bytes of bits, "
-                                 f"header says {m // 8}")
+        if got != size or extra:
+            raise BloomFileError(f"{path}: truncated or padded: {got + extra}{'+' if extra else ''} bytes of bits, "
+                                 f"header says {size}")
         if hashlib.sha256(memoryview(bits)).hexdigest() != checksum:
             raise BloomFileError(f"{path}: checksum mismatch: the bit array is corrupt")
-        return cls(m, k, ngram, bits, items, planned)
+        return cls(m, k, ngram, bits, items, planned, (p0, p1))
 
 
 def random_strings(samples: int, ngram: int, seed: int = 0) -> np.ndarray:

@@ -69,7 +69,7 @@ def run_contamination(cfg: ContaminationConfig, out: Path, runner: Runner) -> Ma
         false_positive_bound,
         planned_items,
     )
-    from webtext.contamination.kernels import HLL_BITS
+    from webtext.contamination.kernels import HLL_BITS, PARTITION_BITS
     from webtext.contamination.report import report_task
     from webtext.contamination.scan import bloom_shard, scan_shard
 
@@ -104,19 +104,22 @@ def run_contamination(cfg: ContaminationConfig, out: Path, runner: Runner) -> Ma
         distinct = distinct_estimate(registers)
         planned = planned_items(total, registers)
         m, k = bloom_size(planned, cfg.fp_rate)
-        parts = cfg.bloom_parts or runner.parallelism()
+        parts = min(cfg.bloom_parts or runner.parallelism(), 1 << PARTITION_BITS)
         spills = [str(hits_dir / "ngrams" / f"{i:05d}.u64") for i in range(len(files))]
-        groups = [spills[i::parts] for i in range(min(parts, len(files)))]
+        indexes = [str(hits_dir / "ngrams" / f"{i:05d}.runs.npz") for i in range(len(files))]
+        ranges = [(j << PARTITION_BITS) // parts for j in range(parts + 1)]
         bloom_info = {"m": m, "k": k, "items": total, "distinct_estimate": round(distinct), "planned": planned,
                       "bytes": m // 8, "fp_bound": false_positive_bound(m, k, planned)}
         log.info("bloom: %s n-grams, ~%s distinct (HyperLogLog, +5 standard errors: %s) at fp <= %g -> m = %s bits "
-                 "(%.1f MiB each, %d filter(s) built in parallel, then merged), k = %d", f"{total:,}",
-                 f"{round(distinct):,}", f"{planned:,}", cfg.fp_rate, f"{m:,}", m / 8 / 2**20, len(groups), k)
+                 "(%.1f MiB, built in %d slice(s) in parallel), k = %d", f"{total:,}",
+                 f"{round(distinct):,}", f"{planned:,}", cfg.fp_rate, f"{m:,}", m / 8 / 2**20, parts, k)
         bloom_dir = out / "bloom"
         run_stage(
-            stage="contamination.bloom", dataset=bloom_dir, config={**config, "m": m, "k": k, "parts": len(groups)},
+            stage="contamination.bloom", dataset=bloom_dir, config={**config, "m": m, "k": k, "parts": parts},
             inputs=inputs,
-            tasks=[ShardTask(i, f"filter {i}", {"hashes": g}) for i, g in enumerate(groups)],
+            tasks=[ShardTask(j, f"filter slice {j}", {"hashes": spills, "runs": indexes,
+                                                      "partitions": [ranges[j], ranges[j + 1]]})
+                   for j in range(parts)],
             shard_fn=functools.partial(bloom_shard, cfg, m, k, planned, bloom_dir), runner=runner,
         )
         passes.append(input_identity(bloom_dir))

@@ -170,7 +170,7 @@ BLOCK_WORDS = 8
 BLOCKS_PER_ITEM = 2  # an item's bits lie in 2 blocks: 2 memory accesses, ~1.15x the bits of a classic filter
 WINDOW = 1024  # the second block lies within this many blocks after the first (64 KiB)
 PARTITION_BITS = 12  # insert order: items sorted by the top bits of their first block (4096 ranges)
-MAX_RUNS = 64  # more sorted runs than this in one ``bloom_insert`` call: inserted in the given order
+MAX_RUNS = 1024  # more sorted runs than this in one ``bloom_insert`` call: inserted in the given order
 _SEED1 = U64(0x9E3779B97F4A7C15)
 _SEED2 = U64(0x3C6EF372FE94F82A)  # 2 * _SEED1 mod 2**64
 _STREAM = U64(0xD6E8FEB86659FD93)
@@ -224,14 +224,19 @@ def _positions(g0, h, r, k_block, nblocks, span, pos):
 
 
 @njit(cache=True, nogil=True)
-def bloom_insert(bits, nblocks, k_block, hashes):
+def bloom_insert(bits, nblocks, k_block, hashes, first_block):
     """Set each item's ``k_block`` bits in each of its 2 blocks.
 
+    ``bits`` holds the filter's blocks from ``first_block`` on (wrapping): the whole filter, or the
+    slice a worker builds, which must cover every block of ``hashes`` (``bloom.slice_blocks``).
     ``hashes`` made of runs in ``partition_order`` (each run non-decreasing in partition) are
     inserted partition by partition across all runs, so every insert lands in the stretch of the
     filter that is in cache; any other order works too, only slower."""
     pos = np.empty(k_block, dtype=np.uint64)
     span = _span(nblocks)
+    # word offset of the slice, and where the filter wraps in it
+    lo = U64(first_block) * U64(BLOCK_WORDS)
+    wrap = nblocks * U64(BLOCK_WORDS)
     n = hashes.shape[0]
     shift = U64(64 - PARTITION_BITS)
     starts = np.empty(MAX_RUNS + 1, dtype=np.int64)  # runs: maximal stretches whose partition does not decrease
@@ -253,6 +258,7 @@ def bloom_insert(bits, nblocks, k_block, hashes):
             g0 = _first(h)
             for r in range(BLOCKS_PER_ITEM):  # (written out twice: an inlined helper ran 2x slower)
                 base = _positions(g0, h, r, k_block, nblocks, span, pos)
+                base = base - lo if base >= lo else base + wrap - lo
                 for t in range(k_block):
                     bits[base + (pos[t] >> U64(6))] |= U64(1) << (pos[t] & U64(63))
         return
@@ -271,6 +277,7 @@ def bloom_insert(bits, nblocks, k_block, hashes):
                     break
                 for q in range(BLOCKS_PER_ITEM):
                     base = _positions(g0, h, q, k_block, nblocks, span, pos)
+                    base = base - lo if base >= lo else base + wrap - lo
                     for t in range(k_block):
                         bits[base + (pos[t] >> U64(6))] |= U64(1) << (pos[t] & U64(63))
                 i += 1
@@ -301,9 +308,10 @@ def bloom_query(bits, nblocks, k_block, hashes):
 
 @njit(cache=True, nogil=True)
 def partition_order(hashes):
-    """``hashes`` reordered by the top ``PARTITION_BITS`` of their first block's hash (a counting
-    sort: two passes); the block index is monotone in those bits for every filter size, so the
-    inserts of one range land in one stretch of the filter."""
+    """(``hashes`` reordered by the top ``PARTITION_BITS`` of their first block's hash, where each
+    partition starts: ``2**PARTITION_BITS + 1`` offsets): a counting sort, two passes. The block
+    index is monotone in those bits for every filter size, so the inserts of one range of
+    partitions land in one stretch of the filter."""
     parts = 1 << PARTITION_BITS
     shift = U64(64 - PARTITION_BITS)
     starts = np.zeros(parts + 1, dtype=np.int64)
@@ -311,12 +319,13 @@ def partition_order(hashes):
         starts[np.int64(_first(hashes[i]) >> shift) + 1] += 1
     for p in range(parts):
         starts[p + 1] += starts[p]
+    bounds = starts.copy()
     out = np.empty_like(hashes)
     for i in range(hashes.shape[0]):
         p = np.int64(_first(hashes[i]) >> shift)
         out[starts[p]] = hashes[i]
         starts[p] += 1
-    return out
+    return out, bounds
 
 
 HLL_BITS = 14  # 16,384 registers: standard error 1.04 / 128 = 0.8 %

@@ -56,7 +56,7 @@ def merged_bloom(cfg: ContaminationConfig, out: Path):
     parts = sorted((out / "bloom").glob("part-*.bloom"))
     merged = BloomFilter.load(parts[0])
     target = out / "corpus.bloom"
-    if len(parts) == 1:  # nothing to merge: the part is the filter (a hard link, not a copy)
+    if len(parts) == 1 and merged.whole:  # nothing to merge: the part is the filter (a hard link, not a copy)
         tmp = target.with_name(f".tmp-link-{target.name}")
         tmp.unlink(missing_ok=True)
         try:
@@ -67,6 +67,10 @@ def merged_bloom(cfg: ContaminationConfig, out: Path):
         manifest = Manifest.read(out / "bloom")
         known = {e.path: e.sha256 for e in manifest.files()} if manifest else {}
         return merged, target, known.get(parts[0].name)  # loading it just checked its bits
+    if not merged.whole:  # slices: merged into a whole filter
+        first = merged
+        merged = BloomFilter.empty(first.m, first.k, first.ngram)
+        merged.merge(first)
     for p in parts[1:]:
         merged.merge(BloomFilter.load(p))
     return merged, target, merged.save(target)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from webtext.config import ContaminationConfig
-from webtext.contamination.kernels import HLL_BITS
+from webtext.contamination.kernels import HLL_BITS, PARTITION_BITS
 from webtext.contamination.ngrams import hash_texts
 from webtext.contamination.table import NgramTable, save_npz
 from webtext.data import write_parquet
@@ -71,12 +71,16 @@ def scan_shard(cfg: ContaminationConfig, table_file: str, dataset: Path, task: S
     main = Path(dataset) / part_name(task.index)
     side = Path(dataset) / "found" / f"{task.index:05d}.npz"
     files = [main, side]
+    runs: list[np.ndarray] = []  # per batch written to the spill: where each partition starts in it
     with contextlib.ExitStack() as stack:  # the spill file appears only if the scan completes
         spill = None
         if task.payload.get("bloom_input"):
             files.append(Path(dataset) / "ngrams" / f"{task.index:05d}.u64")
             spill = stack.enter_context(open(stack.enter_context(atomic_path(files[-1])), "wb"))
-        _scan_batches(cfg, task, table, found, doc_freq, last_doc, rows, counts, registers, spill)
+        _scan_batches(cfg, task, table, found, doc_freq, last_doc, rows, counts, registers, spill, runs)
+    if spill is not None:
+        files.append(Path(dataset) / "ngrams" / f"{task.index:05d}.runs.npz")
+        save_npz(files[-1], starts=np.stack(runs) if runs else np.zeros((0, (1 << PARTITION_BITS) + 1), np.int64))
     write_parquet(main, pa.Table.from_pydict(rows, schema=hits_schema()))
     slots = np.flatnonzero(found)
     save_npz(side, slots=slots, doc_freq=doc_freq[slots], hll=registers)
@@ -85,9 +89,10 @@ def scan_shard(cfg: ContaminationConfig, table_file: str, dataset: Path, task: S
 
 def _scan_batches(cfg: ContaminationConfig, task: ShardTask, table: NgramTable, found: np.ndarray,
                   doc_freq: np.ndarray, last_doc: np.ndarray, rows: dict[str, list], counts: Counter[str],
-                  registers: np.ndarray, spill) -> None:
+                  registers: np.ndarray, spill, runs: list[np.ndarray]) -> None:
     """The scan of one shard, batch by batch; with ``spill`` (a binary file) each batch's n-gram
-    hashes are appended to it in the Bloom filter's insert order."""
+    hashes are appended to it in the Bloom filter's insert order, and where its partitions start
+    in the file to ``runs``."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -95,6 +100,7 @@ def _scan_batches(cfg: ContaminationConfig, task: ShardTask, table: NgramTable, 
 
     n_bench = len(table.names)
     first = int(task.payload["offset"])
+    written = 0
     for batch in doc_batches(Path(task.payload["path"]), cfg.batch_rows):
         grams = hash_texts(batch.column("text"), cfg.ngram, compact=False)
         hits = np.zeros((batch.num_rows, n_bench), dtype=np.int64)
@@ -102,7 +108,10 @@ def _scan_batches(cfg: ContaminationConfig, task: ShardTask, table: NgramTable, 
                        last_doc, hits)
         if spill is not None:  # only the Bloom filter's size needs the distinct count
             hll_add(registers, grams.hashes)
-            partition_order(grams.hashes).astype("<u8", copy=False).tofile(spill)
+            ordered, starts = partition_order(grams.hashes)
+            ordered.astype("<u8", copy=False).tofile(spill)
+            runs.append(starts + written)
+            written += len(ordered)
         first += batch.num_rows
         counts["documents"] += batch.num_rows
         counts["ngrams"] += len(grams.hashes)
@@ -125,20 +134,28 @@ def _scan_batches(cfg: ContaminationConfig, task: ShardTask, table: NgramTable, 
 
 def bloom_shard(cfg: ContaminationConfig, m: int, k: int, planned: int, dataset: Path,
                 task: ShardTask) -> ShardOutput:
-    """One Bloom filter over a group of docs files, from the n-gram hashes their scan saved."""
+    """One slice of the Bloom filter (the items of a range of partitions, ~m / parts bits), from
+    the n-gram hashes the scan saved: of each sorted run only that range is read."""
     from webtext.contamination.bloom import BloomFilter
 
-    bloom = BloomFilter.empty(m, k, cfg.ngram)
+    p0, p1 = task.payload["partitions"]
+    bloom = BloomFilter.empty(m, k, cfg.ngram, parts=(p0, p1))
     bloom.planned = planned
-    for path in task.payload["hashes"]:
+    for path, index in zip(task.payload["hashes"], task.payload["runs"], strict=True):
         try:
             size = Path(path).stat().st_size
             hashes = np.memmap(path, dtype="<u8", mode="r") if size else np.zeros(0, dtype=np.uint64)
             if size % 8:
                 raise ValueError(f"{size} bytes is not a whole number of 8-byte hashes")
-        except (OSError, ValueError) as exc:
+            with np.load(index) as z:
+                starts = z["starts"]
+            if starts.size and starts[-1, -1] != len(hashes):
+                raise ValueError(f"the run index covers {starts[-1, -1]} hashes, the file holds {len(hashes)}")
+        except (OSError, ValueError, KeyError) as exc:
             raise ShardError(f"cannot read the scan's n-gram hashes: {exc}", path=path) from exc
-        bloom.add(hashes)
+        pieces = [hashes[a:b] for a, b in zip(starts[:, p0], starts[:, p1], strict=True) if b > a]
+        if pieces:
+            bloom.add(np.concatenate(pieces))
     out = Path(dataset) / f"part-{task.index:05d}.bloom"
     digest = bloom.save(out)
     return ShardOutput(files=[out], counts={"items": bloom.items}, digests={str(out): digest})
