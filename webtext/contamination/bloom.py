@@ -18,7 +18,6 @@ uint64 words; a truncated or altered file is refused with the reason.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import math
@@ -61,19 +60,21 @@ MAX_BLOCKS = (1 << 32) - 1
 BLOCKS_PER_ITEM = 2
 
 
+_MOMENTS: dict[int, np.ndarray] = {}  # k_block -> moments for t = 0.. (grown on demand)
+
+
 def _fill_moments(k_block: int, throws: int) -> np.ndarray:
-    """See ``_fill_moments_upto``; computed once per ``k_block`` for a generous number of throws."""
-    return _fill_moments_upto(k_block, max(4096, 1 << max(throws, 1).bit_length()))[: throws + 1]
-
-
-@functools.lru_cache(maxsize=64)
-def _fill_moments_upto(k_block: int, throws: int) -> np.ndarray:
     """``E[(X_t / 512) ** k_block]`` for t = 0..throws, X_t the set bits of a 512-bit block after t
     uniformly random bit throws (exact occupancy distribution, not the mean-fill approximation,
-    which underestimates small rates)."""
+    which underestimates small rates); computed once per ``k_block``, extended when more throws
+    are asked for."""
     from webtext.contamination.kernels import fill_moments
 
-    return fill_moments(BLOCK, k_block, throws)
+    have = _MOMENTS.get(k_block)
+    if have is None or len(have) <= throws:
+        have = fill_moments(BLOCK, k_block, max(512, throws * 3 // 2))
+        _MOMENTS[k_block] = have
+    return have[: throws + 1]
 
 
 def false_positive_bound(m: int, k: int, items: int) -> float:

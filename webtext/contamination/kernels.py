@@ -340,9 +340,23 @@ def hll_add(registers, hashes):
     for i in range(hashes.shape[0]):
         h = hashes[i]
         w = (h << U64(HLL_BITS)) | guard
-        rank = 1
-        while not (w >> U64(63)):
-            w <<= U64(1)
+        rank = 1  # 1 + leading zeros of w, by halving (no loop per zero bit)
+        if w < U64(1) << U64(32):
+            rank += 32
+            w <<= U64(32)
+        if w < U64(1) << U64(48):
+            rank += 16
+            w <<= U64(16)
+        if w < U64(1) << U64(56):
+            rank += 8
+            w <<= U64(8)
+        if w < U64(1) << U64(60):
+            rank += 4
+            w <<= U64(4)
+        if w < U64(1) << U64(62):
+            rank += 2
+            w <<= U64(2)
+        if w < U64(1) << U64(63):
             rank += 1
         j = np.int64(h >> shift)
         if rank > registers[j]:
