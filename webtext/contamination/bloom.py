@@ -27,6 +27,17 @@ from pathlib import Path
 
 import numpy as np
 
+from webtext.contamination.kernels import (
+    BLOCK_BITS,
+    BLOCKS_PER_ITEM,
+    PARTITION_BITS,
+    WINDOW,
+    bloom_insert,
+    bloom_query,
+    fill_moments,
+    ngram_hashes,
+    random_letters,
+)
 from webtext.paths import atomic_path
 
 MAGIC = b"WEBTEXT-BLOOM\n"
@@ -53,11 +64,9 @@ class BloomFileError(ValueError):
     """A Bloom filter file that cannot be used, and why."""
 
 
-BLOCK = 512
+BLOCK = BLOCK_BITS
 MAX_BLOCKS = (1 << 32) - 1
-
-
-BLOCKS_PER_ITEM = 2
+PARTITIONS = 1 << PARTITION_BITS
 
 
 _MOMENTS: dict[int, np.ndarray] = {}  # k_block -> moments for t = 0.. (grown on demand)
@@ -68,8 +77,6 @@ def _fill_moments(k_block: int, throws: int) -> np.ndarray:
     uniformly random bit throws (exact occupancy distribution, not the mean-fill approximation,
     which underestimates small rates); computed once per ``k_block``, extended when more throws
     are asked for."""
-    from webtext.contamination.kernels import fill_moments
-
     have = _MOMENTS.get(k_block)
     if have is None or len(have) <= throws:
         have = fill_moments(BLOCK, k_block, max(512, throws * 3 // 2))
@@ -116,8 +123,6 @@ def slice_blocks(nblocks: int, parts: tuple[int, int]) -> tuple[int, int]:
     """(first block, block count) of the slice of a filter of ``nblocks`` blocks that holds every
     block of the items of partitions ``parts = [p0, p1)``: their first blocks (monotone in the
     partition) and the ``WINDOW`` blocks after them, wrapping."""
-    from webtext.contamination.kernels import PARTITION_BITS, WINDOW
-
     shift = 64 - PARTITION_BITS - 32  # partition p holds the first blocks of (g0 >> 32) in [p << shift, ...)
     p0, p1 = parts
     lo = ((p0 << shift) * nblocks) >> 32
@@ -137,7 +142,7 @@ class BloomFilter:
     bits: np.ndarray
     items: int = 0  # n-gram occurrences inserted (an upper bound on distinct items)
     planned: int = 0  # distinct items the filter was sized for (0: unknown, then ``items`` counts)
-    partitions: tuple[int, int] = (0, 1 << 12)  # the items it holds (all: a whole filter)
+    partitions: tuple[int, int] = (0, PARTITIONS)  # the items it holds (all: a whole filter)
 
     @property
     def first_block(self) -> int:
@@ -157,7 +162,7 @@ class BloomFilter:
         """A zeroed filter, or the slice of one for the items of partitions ``parts``."""
         if m % BLOCK:
             raise ValueError(f"m must be a multiple of {BLOCK}")
-        parts = parts or (0, 1 << 12)
+        parts = parts or (0, PARTITIONS)
         _, blocks = slice_blocks(m // BLOCK, parts)
         return cls(m, k, ngram, zeroed_words(blocks * BLOCK // 64), partitions=(int(parts[0]), int(parts[1])))
 
@@ -167,16 +172,12 @@ class BloomFilter:
 
     def add(self, hashes: np.ndarray) -> None:
         """Insert n-gram hashes (a slice: only hashes of its partitions)."""
-        from webtext.contamination.kernels import bloom_insert
-
         if len(hashes):
             bloom_insert(self.bits, np.uint64(self.m // BLOCK), self.k // BLOCKS_PER_ITEM,
                          np.ascontiguousarray(hashes, dtype=np.uint64), self.first_block)
             self.items += len(hashes)
 
     def contains(self, hashes: np.ndarray) -> np.ndarray:
-        from webtext.contamination.kernels import bloom_query
-
         if not self.whole:
             raise ValueError("a slice of a Bloom filter cannot answer queries: merge the slices first")
         return bloom_query(self.bits, np.uint64(self.m // BLOCK), self.k // BLOCKS_PER_ITEM,
@@ -233,14 +234,14 @@ class BloomFilter:
                                          f"not {FORMAT} / {HASH_SCHEME!r}; rebuild the filter with this version")
                 m, k, items, ngram = (int(header[key]) for key in ("m", "k", "items", "ngram"))
                 planned = int(header.get("planned", 0))
-                p0, p1 = (int(v) for v in header.get("partitions", (0, 1 << 12)))
+                p0, p1 = (int(v) for v in header.get("partitions", (0, PARTITIONS)))
                 checksum = str(header["sha256"])
             except (ValueError, KeyError, TypeError) as exc:
                 if isinstance(exc, BloomFileError):
                     raise
                 raise BloomFileError(f"{path}: damaged header ({type(exc).__name__}: {exc})") from exc
             if (m <= 0 or m % BLOCK or k <= 0 or k % BLOCKS_PER_ITEM or items < 0 or ngram < 1
-                    or not 0 <= p0 < p1 <= 1 << 12):
+                    or not 0 <= p0 < p1 <= PARTITIONS):
                 raise BloomFileError(f"{path}: impossible shape in the header: m={m}, k={k}, items={items}, "
                                      f"ngram={ngram}, partitions={p0}..{p1}")
             size = slice_blocks(m // BLOCK, (p0, p1))[1] * BLOCK // 8
@@ -257,8 +258,6 @@ class BloomFilter:
 
 def random_strings(samples: int, ngram: int, seed: int = 0) -> np.ndarray:
     """``samples`` rows of ``ngram`` random 6-letter words, each followed by a space (uint8)."""
-    from webtext.contamination.kernels import random_letters
-
     chars = random_letters(samples, 7 * ngram, seed)  # "abcdef " per word
     chars[:, 6::7] = 32
     return chars
@@ -286,8 +285,6 @@ def planned_items(occurrences: int, registers: np.ndarray) -> int:
 def random_string_check(bloom: BloomFilter, samples: int = 1_000_000, seed: int = 0) -> int:
     """GPT-2's check: ``samples`` random strings (``ngram`` random 6-letter words, almost surely
     absent from any corpus) hashed like corpus n-grams; returns how many the filter says it holds."""
-    from webtext.contamination.kernels import ngram_hashes
-
     chars = random_strings(samples, bloom.ngram, seed)
     offsets = np.arange(samples + 1, dtype=np.int64) * chars.shape[1]
     hashes = np.empty(samples, dtype=np.uint64)

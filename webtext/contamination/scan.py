@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -58,64 +60,52 @@ def _column(batch, name: str, type_) -> list:
     return pa.nulls(len(batch), type_).to_pylist()
 
 
-def scan_shard(cfg: ContaminationConfig, table_file: str, dataset: Path, task: ShardTask) -> ShardOutput:
-    import pyarrow as pa
+@dataclass
+class _ShardScan:
+    """What the scan of one shard accumulates over its batches."""
 
-    table = NgramTable.load(Path(table_file))
-    found = np.zeros(len(table.slots), dtype=np.bool_)
-    doc_freq = np.zeros(len(table.slots), dtype=np.int64)
-    last_doc = np.full(len(table.slots), -1, dtype=np.int64)
-    rows: dict[str, list] = {k: [] for k in hits_schema().names}
-    counts: Counter[str] = Counter()
-    registers = np.zeros(1 << HLL_BITS, dtype=np.uint8)  # distinct corpus n-grams, for the Bloom filter's size
-    main = Path(dataset) / part_name(task.index)
-    side = Path(dataset) / "found" / f"{task.index:05d}.npz"
-    files = [main, side]
-    runs: list[np.ndarray] = []  # per batch written to the spill: where each partition starts in it
-    with contextlib.ExitStack() as stack:  # the spill file appears only if the scan completes
-        spill = None
-        if task.payload.get("bloom_input"):
-            files.append(Path(dataset) / "ngrams" / f"{task.index:05d}.u64")
-            spill = stack.enter_context(open(stack.enter_context(atomic_path(files[-1])), "wb"))
-        _scan_batches(cfg, task, table, found, doc_freq, last_doc, rows, counts, registers, spill, runs)
-    if spill is not None:
-        files.append(Path(dataset) / "ngrams" / f"{task.index:05d}.runs.npz")
-        save_npz(files[-1], starts=np.stack(runs) if runs else np.zeros((0, (1 << PARTITION_BITS) + 1), np.int64))
-    write_parquet(main, pa.Table.from_pydict(rows, schema=hits_schema()))
-    slots = np.flatnonzero(found)
-    save_npz(side, slots=slots, doc_freq=doc_freq[slots], hll=registers)
-    return ShardOutput(files=files, counts=dict(counts), rows={str(main): len(rows["id"])})
+    table: NgramTable
+    first_doc: int  # global number of the next document
+    spill: BinaryIO | None  # Bloom mode: the n-gram hashes in the filter's insert order go here
+    found: np.ndarray = field(init=False)  # table slot found in some document
+    doc_freq: np.ndarray = field(init=False)  # documents per table slot
+    last_doc: np.ndarray = field(init=False)  # last document counted per slot
+    registers: np.ndarray = field(init=False)  # HyperLogLog of the corpus n-grams (Bloom mode)
+    runs: list[np.ndarray] = field(default_factory=list)  # per spilled batch: where each partition starts
+    written: int = 0  # hashes spilled so far
+    rows: dict[str, list] = field(default_factory=lambda: {k: [] for k in hits_schema().names})
+    counts: Counter[str] = field(default_factory=Counter)
 
+    def __post_init__(self) -> None:
+        slots = len(self.table.slots)
+        self.found = np.zeros(slots, dtype=np.bool_)
+        self.doc_freq = np.zeros(slots, dtype=np.int64)
+        self.last_doc = np.full(slots, -1, dtype=np.int64)
+        self.registers = np.zeros(1 << HLL_BITS, dtype=np.uint8)
 
-def _scan_batches(cfg: ContaminationConfig, task: ShardTask, table: NgramTable, found: np.ndarray,
-                  doc_freq: np.ndarray, last_doc: np.ndarray, rows: dict[str, list], counts: Counter[str],
-                  registers: np.ndarray, spill, runs: list[np.ndarray]) -> None:
-    """The scan of one shard, batch by batch; with ``spill`` (a binary file) each batch's n-gram
-    hashes are appended to it in the Bloom filter's insert order, and where its partitions start
-    in the file to ``runs``."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    def add(self, batch, ngram: int) -> None:
+        """Scan one record batch of documents (``id``, ``text``, maybe ``url``/``karma``)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
 
-    from webtext.contamination.kernels import hll_add, partition_order, scan_documents
+        from webtext.contamination.kernels import hll_add, partition_order, scan_documents
 
-    n_bench = len(table.names)
-    first = int(task.payload["offset"])
-    written = 0
-    for batch in doc_batches(Path(task.payload["path"]), cfg.batch_rows):
-        grams = hash_texts(batch.column("text"), cfg.ngram, compact=False)
+        table, n_bench = self.table, len(self.table.names)
+        grams = hash_texts(batch.column("text"), ngram, compact=False)
         hits = np.zeros((batch.num_rows, n_bench), dtype=np.int64)
-        scan_documents(grams.hashes, grams.counts, table.slots, table.values, n_bench, first, found, doc_freq,
-                       last_doc, hits)
-        if spill is not None:  # only the Bloom filter's size needs the distinct count
-            hll_add(registers, grams.hashes)
+        scan_documents(grams.hashes, grams.counts, table.slots, table.values, n_bench, self.first_doc, self.found,
+                       self.doc_freq, self.last_doc, hits)
+        if self.spill is not None:  # only the Bloom filter's size needs the distinct count
+            hll_add(self.registers, grams.hashes)
             ordered, starts = partition_order(grams.hashes)
-            ordered.astype("<u8", copy=False).tofile(spill)
-            runs.append(starts + written)
-            written += len(ordered)
-        first += batch.num_rows
+            ordered.astype("<u8", copy=False).tofile(self.spill)
+            self.runs.append(starts + self.written)
+            self.written += len(ordered)
+        self.first_doc += batch.num_rows
+        counts, rows = self.counts, self.rows
         counts["documents"] += batch.num_rows
         counts["ngrams"] += len(grams.hashes)
-        counts["text_bytes"] += int(pc.sum(pc.binary_length(batch.column("text").cast(pa.large_binary()))).as_py() or 0)
+        counts["text_bytes"] += int(pc.sum(pc.binary_length(batch.column("text"))).as_py() or 0)
         docs, benches = np.nonzero(hits)
         if len(docs):
             ids, urls = batch.column("id").to_pylist(), _column(batch, "url", pa.string())
@@ -130,6 +120,31 @@ def _scan_batches(cfg: ContaminationConfig, task: ShardTask, table: NgramTable, 
                 rows["url"].append(urls[d])
                 rows["karma"].append(karma[d])
                 counts[f"contaminated_documents_{table.names[b]}"] += 1
+
+
+def scan_shard(cfg: ContaminationConfig, table_file: str, dataset: Path, task: ShardTask) -> ShardOutput:
+    import pyarrow as pa
+
+    table = NgramTable.load(Path(table_file))
+    main = Path(dataset) / part_name(task.index)
+    side = Path(dataset) / "found" / f"{task.index:05d}.npz"
+    files = [main, side]
+    with contextlib.ExitStack() as stack:  # the spill file appears only if the scan completes
+        spill = None
+        if task.payload.get("bloom_input"):
+            files.append(Path(dataset) / "ngrams" / f"{task.index:05d}.u64")
+            spill = stack.enter_context(open(stack.enter_context(atomic_path(files[-1])), "wb"))
+        scan = _ShardScan(table, int(task.payload["offset"]), spill)
+        for batch in doc_batches(Path(task.payload["path"]), cfg.batch_rows):
+            scan.add(batch, cfg.ngram)
+    if spill is not None:
+        files.append(Path(dataset) / "ngrams" / f"{task.index:05d}.runs.npz")
+        empty = np.zeros((0, (1 << PARTITION_BITS) + 1), np.int64)
+        save_npz(files[-1], starts=np.stack(scan.runs) if scan.runs else empty)
+    write_parquet(main, pa.Table.from_pydict(scan.rows, schema=hits_schema()))
+    slots = np.flatnonzero(scan.found)
+    save_npz(side, slots=slots, doc_freq=scan.doc_freq[slots], hll=scan.registers)
+    return ShardOutput(files=files, counts=dict(scan.counts), rows={str(main): len(scan.rows["id"])})
 
 
 def bloom_shard(cfg: ContaminationConfig, m: int, k: int, planned: int, dataset: Path,

@@ -134,9 +134,6 @@ class Lines(NamedTuple):
     def endswith(self, suffix: bytes) -> bool:
         return self.data.endswith(suffix, self.start, self.stop)
 
-    def __len__(self) -> int:  # type: ignore[override]
-        return self.stop - self.start
-
 
 def iter_blocks(path: Path, kind: str | None, block_bytes: int = 4 << 20) -> Iterator[tuple[Lines, bool, int]]:
     """Yield (block of whole lines, last line lacks its newline, compressed offset) for a file.

@@ -182,7 +182,7 @@ def map_shard(cfg: UrlsConfig, dataset: Path, task: ShardTask) -> ShardOutput:
     counts: Counter[str] = Counter()
     pending: list[list[pa.Table]] = [[] for _ in range(n_buckets)]
     rows: list[pa.Table] = []  # kept submissions not yet bucketed
-    buffered = kept = 0
+    buffered = kept = unbucketed = 0
     memo: dict = {}  # raw URL -> result, for the URLs the vectorised path leaves to the scalar one
 
     def bucket(rows: list[pa.Table]) -> None:
@@ -213,8 +213,10 @@ def map_shard(cfg: UrlsConfig, dataset: Path, task: ShardTask) -> ShardOutput:
                 log.info("%s: %s lines, %s kept, %.0f lines/s", path.name, f"{counts['lines']:,}", f"{kept:,}",
                          counts["lines"] / (last_report - started))
             rows.append(batch)
-            if sum(t.num_rows for t in rows) >= BATCH_ROWS:
+            unbucketed += batch.num_rows
+            if unbucketed >= BATCH_ROWS:
                 bucket(rows)
+                unbucketed = 0
             if buffered >= FLUSH_ROWS:
                 flush(writers)
                 buffered = 0
