@@ -300,7 +300,7 @@ def run_stage_cli(corpus: Corpus, args: argparse.Namespace, out: Path, runner: s
 
 
 def run_stage_inprocess(corpus: Corpus, args: argparse.Namespace, out: Path, runner: Any) -> StageRun:
-    from webtext.config import TokenizeConfig
+    from webtext.tokenize.config import TokenizeConfig
     from webtext.tokenize.encode import run_tokenize
 
     cfg = TokenizeConfig(inputs=[str(corpus.folder)], tokenizer=str(args.bpe), shard_tokens=args.shard_tokens)

@@ -10,7 +10,8 @@ import pytest
 from conftest import REPO
 
 from webtext.cli import main
-from webtext.config import RunnerConfig, UrlsConfig, from_mapping, load_pipeline
+from webtext.config import RunnerConfig, from_mapping, load_pipeline
+from webtext.crawl.config import UrlsConfig
 from webtext.errors import ConfigError
 from webtext.pipeline import run_pipeline
 from webtext.runner import LocalRunner

@@ -19,8 +19,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from webtext.config import ExtractConfig
 from webtext.errors import StageFailedError
+from webtext.extract.config import ExtractConfig
 from webtext.extract.decode import decode_html, sniff_binary
 from webtext.extract.extract_stage import run_extract
 from webtext.extract.worker import Extractor, ExtractSettings

@@ -35,8 +35,8 @@ from train_fixtures import (  # noqa: F401 (fixtures)
     weights,
 )
 
-from webtext.config import TrainConfig
 from webtext.tokenize.shards import TokenDataset
+from webtext.train.config import TrainConfig
 from webtext.train.data import WindowSampler
 from webtext.train.presets import RECIPES, model_config, resolved
 from webtext.train.trainer import lr_at

@@ -13,8 +13,9 @@ import functools
 import logging
 from pathlib import Path
 
-from webtext.config import ContaminationConfig, to_dict
+from webtext.config import to_dict
 from webtext.contamination.benchmarks import load_benchmark
+from webtext.contamination.config import ContaminationConfig
 from webtext.contamination.table import benchmark_ngrams, build_table, digest, save_npz
 from webtext.data import Manifest
 from webtext.docsets import check_columns, expand_inputs, input_identities

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from webtext.config import DecontaminateConfig, to_dict
+from webtext.config import to_dict
+from webtext.contamination.config import DecontaminateConfig
 from webtext.contamination.ngrams import hash_texts
 from webtext.contamination.table import NgramTable
 from webtext.data import Manifest, ParquetStreamWriter, read_parquet, write_parquet

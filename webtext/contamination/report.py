@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from webtext.config import ContaminationConfig
+from webtext.contamination.config import ContaminationConfig
 from webtext.contamination.table import NgramTable, load_grams, save_npz
 from webtext.data import read_parquet, write_parquet
 from webtext.paths import atomic_write_bytes

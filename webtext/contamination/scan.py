@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from webtext.config import ContaminationConfig
+from webtext.contamination.config import ContaminationConfig
 from webtext.contamination.kernels import HLL_BITS, PARTITION_BITS
 from webtext.contamination.ngrams import hash_texts
 from webtext.contamination.table import NgramTable, save_npz

@@ -26,7 +26,8 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from webtext.config import CrawlConfig, to_dict
+from webtext.config import to_dict
+from webtext.crawl.config import CrawlConfig
 from webtext.data import Manifest, ParquetWriterSet, read_parquet, write_parquet
 from webtext.errors import ConfigError, ShardError
 from webtext.paths import atomic_write_bytes, part_name

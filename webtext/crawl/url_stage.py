@@ -21,7 +21,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from webtext.config import UrlsConfig, parse_date, to_dict
+from webtext.config import parse_date, to_dict
+from webtext.crawl.config import UrlsConfig
 from webtext.crawl.pushshift import SubmissionFilter, read_submission_tables
 from webtext.crawl.streams import COMPRESSIONS
 from webtext.crawl.url_columns import crc32_column, filter_url_column

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from webtext.config import DedupConfig
 from webtext.data import read_parquet, write_parquet
+from webtext.dedup.config import DedupConfig
 from webtext.dedup.signatures import ShardSpan, SignatureStore
 from webtext.paths import part_name
 from webtext.runner import ShardOutput, ShardTask

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from webtext.config import DedupConfig
 from webtext.data import read_parquet, write_parquet
+from webtext.dedup.config import DedupConfig
 from webtext.dedup.minhash import estimated_jaccard
 from webtext.dedup.signatures import ShardSpan, SignatureStore
 from webtext.paths import TMP_MARK, part_name

@@ -13,8 +13,9 @@ import functools
 import logging
 from pathlib import Path
 
-from webtext.config import DedupConfig, to_dict
+from webtext.config import to_dict
 from webtext.data import Manifest
+from webtext.dedup.config import DedupConfig
 from webtext.docsets import check_columns, expand_inputs, input_identities
 from webtext.runner import Runner, ShardTask, input_identity, run_stage
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from webtext.config import DedupConfig
 from webtext.data import ParquetStreamWriter, ParquetWriterSet
+from webtext.dedup.config import DedupConfig
 from webtext.errors import ShardError
 from webtext.paths import atomic_path, part_name
 from webtext.runner import ShardOutput, ShardTask

@@ -21,9 +21,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from webtext.config import ExtractConfig, to_dict
+from webtext.config import to_dict
 from webtext.data import Manifest, write_parquet
 from webtext.errors import ConfigError, ShardError
+from webtext.extract.config import ExtractConfig
 from webtext.paths import MANIFEST, part_name
 from webtext.runner import Runner, ShardOutput, ShardTask, input_identity, run_stage
 

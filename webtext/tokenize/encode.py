@@ -23,12 +23,13 @@ from pathlib import Path
 import numpy as np
 import regex
 
-from webtext.config import TokenizeConfig, TrainTokenizerConfig, to_dict
+from webtext.config import to_dict
 from webtext.data import Manifest
 from webtext.docsets import check_columns, expand_inputs, input_identities, text_column_bytes
 from webtext.errors import ShardError
 from webtext.runner import Runner, ShardOutput, ShardTask, run_stage
 from webtext.tokenize.bpe import BpeTokenizer, load_tokenizer, train_bpe
+from webtext.tokenize.config import TokenizeConfig, TrainTokenizerConfig
 
 log = logging.getLogger(__name__)
 
