@@ -2,10 +2,11 @@
 
 Each stage has one dataclass, in its own package (``webtext/<stage>/config.py``). Its fields
 carry their help text in ``metadata["help"]``; the CLI builds its options from them
-(``min_karma`` -> ``--min-karma``; a bool that defaults to True becomes ``--no-<name>``) and ``pipelines.yaml`` uses the same names as keys. Every value goes
-through ``from_mapping``, which raises ``ConfigError`` naming the YAML key (or CLI flag) for an
-unknown key, a wrong type or a missing value. This module names no stage: ``load_pipeline``
-reads the stage names and their config classes from the registry (``webtext.stages``).
+(``min_karma`` -> ``--min-karma``; a bool that defaults to True becomes ``--no-<name>``) and
+``pipelines.yaml`` uses the same names as keys. Every value goes through ``from_mapping``, which
+raises ``ConfigError`` naming the YAML key (or CLI flag) for an unknown key, a wrong type or a
+missing value. This module names no stage: ``load_pipeline`` reads the stage names and their
+config classes from the registry (``webtext.stages``).
 """
 
 from __future__ import annotations
