@@ -147,6 +147,7 @@ def decontaminate_shard(cfg: DecontaminateConfig, report: Path, ngram: int, data
     side = Path(dataset) / "removed" / part_name(task.index)
     write_parquet(side, pa.Table.from_pydict(removed, schema=removed_schema()))
     counts["kept"] = writer.rows
+    counts["total"] = counts["documents"]  # trimmed documents are kept; kept_common_ngrams_only ones untouched
     counts["removed_chars"] = int(pc.sum(pa.array(removed["removed_chars"], pa.int64())).as_py() or 0)
     return ShardOutput(files=[main, side], counts=dict(counts), rows={str(main): writer.rows,
                                                                        str(side): len(removed["id"])})

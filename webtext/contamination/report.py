@@ -156,6 +156,7 @@ def report_task(cfg: ContaminationConfig, out: Path, task: ShardTask) -> ShardOu
                 if k == "benchmarks" else v) for k, v in report.items()}
     files.append(_write(out / "report.json", json.dumps(slim, indent=2, sort_keys=True)))
     counts = {f"overlap_ppm_{n}": round(results[n]["overlap_percent"] * 1e4) for n in names}
+    counts["total"] = counts["kept"] = len(names)  # the books count benchmarks reported
     return ShardOutput(files=files, counts=counts, digests=digests)
 
 

@@ -144,7 +144,9 @@ def scan_shard(cfg: ContaminationConfig, table_file: str, dataset: Path, task: S
     write_parquet(main, pa.Table.from_pydict(scan.rows, schema=hits_schema()))
     slots = np.flatnonzero(scan.found)
     save_npz(side, slots=slots, doc_freq=scan.doc_freq[slots], hll=scan.registers)
-    return ShardOutput(files=files, counts=dict(scan.counts), rows={str(main): len(scan.rows["id"])})
+    counts = dict(scan.counts)
+    counts["total"] = counts["kept"] = counts.get("documents", 0)  # every document is scanned; hits are extra rows
+    return ShardOutput(files=files, counts=counts, rows={str(main): len(scan.rows["id"])})
 
 
 def bloom_shard(cfg: ContaminationConfig, m: int, k: int, planned: int, dataset: Path,
@@ -173,4 +175,4 @@ def bloom_shard(cfg: ContaminationConfig, m: int, k: int, planned: int, dataset:
             bloom.add(np.concatenate(pieces))
     out = Path(dataset) / f"part-{task.index:05d}.bloom"
     digest = bloom.save(out)
-    return ShardOutput(files=[out], counts={"items": bloom.items}, digests={str(out): digest})
+    return ShardOutput(files=[out], counts={"items": bloom.items, "total": bloom.items, "kept": bloom.items}, digests={str(out): digest})

@@ -147,6 +147,8 @@ def partition_shard(cfg: CrawlConfig, dataset: Path, task: ShardTask) -> ShardOu
                 writers.write(p, dataset / f"input-{p:05d}.parquet", table.filter(pa.array([q == p for q in parts])))
     counts["hosts"] = len(hosts)
     counts["partitions_used"] = len(writers.writers)
+    counts["total"] = counts["urls"] + counts["null_urls"]
+    counts["kept"], counts["dropped_null_url"] = counts["urls"], counts["null_urls"]
     return ShardOutput(files=writers.paths(), counts=dict(counts), rows=writers.rows())
 
 # ---------------------------------------------------------------------------------------------
@@ -268,7 +270,12 @@ def crawl_shard(cfg: CrawlConfig, dataset: Path, task: ShardTask) -> ShardOutput
     table = table.cast(schema)
     write_parquet(paths["part"], table)
     counts["urls"] = table.num_rows
+    # The books: input rows -> one fetch-log row per distinct URL; ``stored`` of them also have WARC
+    # records (fan-out: a request and a response record each), the rest an ``error_<kind>``.
+    counts["total"], counts["kept"] = inputs.num_rows, table.num_rows
+    counts["dropped_duplicate_url"] = inputs.num_rows - table.num_rows
     counts["stored"] = table.num_rows - table["warc_file"].null_count
+    counts["warc_records"] = 2 * counts["stored"]  # spider/pipelines.py writes a request and a response record
     for err in table["error"].to_pylist():
         if err:
             counts["error_" + err.split(":", 1)[0].split(" ", 1)[0]] += 1

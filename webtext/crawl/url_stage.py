@@ -226,6 +226,7 @@ def map_shard(cfg: UrlsConfig, dataset: Path, task: ShardTask) -> ShardOutput:
         flush(writers)
     counts["kept_submissions"] = kept
     counts.setdefault("lines", 0)
+    counts["total"], counts["kept"] = counts["lines"], kept  # the books: each line is kept or dropped_<reason>
     return ShardOutput(files=writers.paths(), counts=dict(counts), rows=writers.rows())
 
 
@@ -368,6 +369,8 @@ def reduce_shard(cfg: UrlsConfig, dataset: Path, task: ShardTask) -> ShardOutput
         writer.abort()
         raise
     counts["reduce_passes"] = passes
+    # The books count distinct URLs (submissions fan in to them: submissions_in, duplicate_submissions).
+    counts["total"], counts["kept"] = counts["urls"], counts["kept_urls"]
     return ShardOutput(files=[path], counts=dict(counts), rows={str(path): writer.rows})
 
 

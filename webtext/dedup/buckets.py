@@ -113,7 +113,7 @@ def bucket_shard(cfg: DedupConfig, bands: int, dataset: Path, task: ShardTask) -
     out = Path(dataset) / part_name(task.index)
     if records is None or records.num_rows == 0:
         write_parquet(out, pairs_schema().empty_table())
-        return ShardOutput(files=[out], counts={"records": 0, "pairs": 0}, rows={str(out): 0})
+        return ShardOutput(files=[out], counts={"records": 0, "pairs": 0, "total": 0, "kept": 0}, rows={str(out): 0})
     counts["records"] = records.num_rows
     store = SignatureStore([ShardSpan(**s) for s in task.payload["spans"]])
     # Exact groups always need identical signatures: a 64-bit digest prefix is not proof alone.
@@ -137,6 +137,7 @@ def bucket_shard(cfg: DedupConfig, bands: int, dataset: Path, task: ShardTask) -
     similarity = np.where(equal >= 0, equal / cfg.num_perm, np.nan).astype(np.float32)
     counts["pairs"] = len(left)
     counts["exact_pairs"] = int(exact.sum())
+    counts["total"] = counts["kept"] = records.num_rows  # every band record is grouped; ``pairs`` is what they yield
     write_parquet(out, pa.table({"left": left, "right": right, "similarity": similarity, "exact": exact},
                                 schema=pairs_schema()))
     return ShardOutput(files=[out], counts=dict(counts), rows={str(out): len(left)})

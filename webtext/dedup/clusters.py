@@ -97,7 +97,8 @@ def cluster_shard(cfg: DedupConfig, dataset: Path, task: ShardTask) -> ShardOutp
     meta = involved_meta(task.payload["meta"], gids) if len(gids) else None
     if meta is None:
         write_parquet(out, removals_schema().empty_table())
-        return ShardOutput(files=[out], counts={**counts, "clusters": 0, "removed": 0}, rows={str(out): 0})
+        return ShardOutput(files=[out], counts={**counts, "clusters": 0, "removed": 0, "total": total, "kept": total},
+                           rows={str(out): 0})
     order = np.argsort(gids)
     root_of = roots[order][np.searchsorted(gids[order], meta["gid"].to_numpy())]
     table = meta.append_column("root", pa.array(root_of, pa.int64()))
@@ -130,4 +131,7 @@ def cluster_shard(cfg: DedupConfig, dataset: Path, task: ShardTask) -> ShardOutp
     counts["removed"] = len(removed)
     counts["removed_exact"] = int(pc.sum(same_text.cast(pa.int64())).as_py() or 0)
     counts["removed_near"] = counts["removed"] - counts["removed_exact"]
+    # The books count every document: kept, or decided here to go as an exact or a near duplicate.
+    counts["total"], counts["kept"] = total, total - counts["removed"]
+    counts["dropped_exact_duplicate"], counts["dropped_near_duplicate"] = counts["removed_exact"], counts["removed_near"]
     return ShardOutput(files=[out], counts=dict(counts), rows={str(out): len(removed)})

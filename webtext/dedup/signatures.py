@@ -161,6 +161,8 @@ def signature_shard(cfg: DedupConfig, bands: int, rows: int, dataset: Path, task
     except BaseException:
         meta.abort()
         raise
+    # The books: every document gets a signature row; ``band_records`` is the fan-out (bands + 1 each).
+    counts["total"] = counts["kept"] = counts["documents"]
     return ShardOutput(files=[meta_file, npy, *parts.paths()], counts=dict(counts),
                        rows={str(meta_file): meta.rows, **parts.rows()})
 

@@ -169,6 +169,10 @@ def encode_shard(cfg: TokenizeConfig, dataset: Path, task: ShardTask) -> ShardOu
         files.append(path)
         rows_of[str(path)] = len(buf.ids)
     counts["engine_tiktoken"] = int(tok._engine == "tiktoken")
+    # The books: documents in -> kept (split into train_documents and val_documents) or dropped empty.
+    counts["total"] = counts["documents_in"]
+    counts["kept"] = counts["train_documents"] + counts["val_documents"]
+    counts["dropped_empty"] = counts["empty_documents"]
     return ShardOutput(files=files, counts=dict(counts), rows=rows_of)
 
 
@@ -246,12 +250,21 @@ def run_train_tokenizer(cfg: TrainTokenizerConfig, out: Path, runner: Runner | N
         if cfg.threads:
             os.environ["RAYON_NUM_THREADS"] = str(cfg.threads)  # tokenizers reads it (not RAYON_RS_NUM_THREADS)
         texts, expected = sample_texts(files, cfg.sample_bytes)
-        tok: BpeTokenizer = train_bpe(texts, cfg.vocab_size, length=expected)
+        sampled = 0
+
+        def counted() -> Iterator[str]:
+            nonlocal sampled
+            for t in texts:
+                sampled += 1
+                yield t
+
+        tok: BpeTokenizer = train_bpe(counted(), cfg.vocab_size, length=expected)
         if tok.vocab_size < cfg.vocab_size:
             log.warning("the sample only supported %d tokens (asked for %d): train on more text",
                         tok.vocab_size, cfg.vocab_size)
         written = tok.save(Path(out))
-        return ShardOutput(files=written, counts={"vocab_size": tok.vocab_size, "eot_id": tok.eot_id})
+        return ShardOutput(files=written, counts={"vocab_size": tok.vocab_size, "eot_id": tok.eot_id,
+                                                         "total": sampled, "kept": sampled})  # documents trained on
 
     return run_stage(stage="train-tokenizer", dataset=Path(out), config=config, inputs=input_identities(files),
                      tasks=[ShardTask(0, "train", {})], shard_fn=train, runner=LocalRunner(),
