@@ -175,4 +175,5 @@ def bloom_shard(cfg: ContaminationConfig, m: int, k: int, planned: int, dataset:
             bloom.add(np.concatenate(pieces))
     out = Path(dataset) / f"part-{task.index:05d}.bloom"
     digest = bloom.save(out)
-    return ShardOutput(files=[out], counts={"items": bloom.items, "total": bloom.items, "kept": bloom.items}, digests={str(out): digest})
+    return ShardOutput(files=[out], counts={"items": bloom.items, "total": bloom.items,
+                                                     "kept": bloom.items}, digests={str(out): digest})

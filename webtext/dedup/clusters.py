@@ -133,5 +133,6 @@ def cluster_shard(cfg: DedupConfig, dataset: Path, task: ShardTask) -> ShardOutp
     counts["removed_near"] = counts["removed"] - counts["removed_exact"]
     # The books count every document: kept, or decided here to go as an exact or a near duplicate.
     counts["total"], counts["kept"] = total, total - counts["removed"]
-    counts["dropped_exact_duplicate"], counts["dropped_near_duplicate"] = counts["removed_exact"], counts["removed_near"]
+    counts["dropped_exact_duplicate"] = counts["removed_exact"]
+    counts["dropped_near_duplicate"] = counts["removed_near"]
     return ShardOutput(files=[out], counts=dict(counts), rows={str(out): len(removed)})

@@ -55,5 +55,6 @@ def filter_shard(dataset: Path, task: ShardTask) -> ShardOutput:
     write_parquet(side, removals.select(["id", "duplicate_of", "similarity", "kind"]).cast(duplicates_schema()))
     counts["kept"] = writer.rows
     counts["total"] = rows
-    counts["dropped_exact_duplicate"], counts["dropped_near_duplicate"] = counts["removed_exact"], counts["removed_near"]
+    counts["dropped_exact_duplicate"] = counts["removed_exact"]
+    counts["dropped_near_duplicate"] = counts["removed_near"]
     return ShardOutput(files=[main, side], counts=dict(counts), rows={str(main): writer.rows, str(side): len(removals)})

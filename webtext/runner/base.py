@@ -54,8 +54,9 @@ def check_books(stage: str, task: ShardTask, counts: dict[str, Any]) -> None:
                                 "total, kept and dropped_<reason>)")
     assert isinstance(total, int) and isinstance(kept, int)
     if total != kept + sum(dropped.values()):
+        reasons = ", ".join(f"{k} {v:,}" for k, v in dropped.items()) or "none"
         raise ContractError(f"{where}: counts do not balance: total {total:,} != kept {kept:,} + dropped "
-                            f"{sum(dropped.values()):,} ({', '.join(f'{k} {v:,}' for k, v in dropped.items()) or 'none'})")
+                            f"{sum(dropped.values()):,} ({reasons})")
 
 
 def execute_shard(fn: ShardFn, dataset: Path, fingerprint: str, task: ShardTask, stage: str = "") -> dict[str, Any]:
