@@ -19,6 +19,7 @@ import numpy as np
 
 from webtext.contamination.config import ContaminationConfig
 from webtext.contamination.table import NgramTable, load_grams, save_npz
+from webtext.contamination.tasks import ReportInput
 from webtext.data import read_parquet, write_parquet
 from webtext.paths import atomic_write_bytes
 from webtext.runner import ShardOutput, ShardTask
@@ -82,12 +83,11 @@ def per_example(counts: np.ndarray, found: np.ndarray) -> np.ndarray:
     return np.bincount(example, weights=found.astype(np.float64), minlength=len(counts)).astype(np.int64)
 
 
-def report_task(cfg: ContaminationConfig, out: Path, task: ShardTask) -> ShardOutput:
+def report_task(cfg: ContaminationConfig, out: Path, task: ShardTask[ReportInput]) -> ShardOutput:
     import pyarrow as pa
 
     out = Path(out)
-    names: list[str] = task.payload["names"]
-    trains: list[str] = task.payload["train"]
+    names, trains = list(task.payload.names), list(task.payload.train)
     table = NgramTable.load(out / "ngrams" / "table.npz")
     found, doc_freq = found_slots(out, len(table.slots))
     files: list[Path] = []

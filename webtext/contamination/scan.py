@@ -25,6 +25,7 @@ from webtext.contamination.config import ContaminationConfig
 from webtext.contamination.kernels import HLL_BITS, PARTITION_BITS
 from webtext.contamination.ngrams import hash_texts
 from webtext.contamination.table import NgramTable, save_npz
+from webtext.contamination.tasks import ScanInput, SliceInput
 from webtext.data import write_parquet
 from webtext.errors import ShardError
 from webtext.paths import atomic_path, part_name
@@ -122,7 +123,7 @@ class _ShardScan:
                 counts[f"contaminated_documents_{table.names[b]}"] += 1
 
 
-def scan_shard(cfg: ContaminationConfig, table_file: str, dataset: Path, task: ShardTask) -> ShardOutput:
+def scan_shard(cfg: ContaminationConfig, table_file: str, dataset: Path, task: ShardTask[ScanInput]) -> ShardOutput:
     import pyarrow as pa
 
     table = NgramTable.load(Path(table_file))
@@ -131,11 +132,11 @@ def scan_shard(cfg: ContaminationConfig, table_file: str, dataset: Path, task: S
     files = [main, side]
     with contextlib.ExitStack() as stack:  # the spill file appears only if the scan completes
         spill = None
-        if task.payload.get("bloom_input"):
+        if task.payload.bloom_input:
             files.append(Path(dataset) / "ngrams" / f"{task.index:05d}.u64")
             spill = stack.enter_context(open(stack.enter_context(atomic_path(files[-1])), "wb"))
-        scan = _ShardScan(table, int(task.payload["offset"]), spill)
-        for batch in doc_batches(Path(task.payload["path"]), cfg.batch_rows):
+        scan = _ShardScan(table, task.payload.offset, spill)
+        for batch in doc_batches(Path(task.payload.path), cfg.batch_rows):
             scan.add(batch, cfg.ngram)
     if spill is not None:
         files.append(Path(dataset) / "ngrams" / f"{task.index:05d}.runs.npz")
@@ -150,15 +151,15 @@ def scan_shard(cfg: ContaminationConfig, table_file: str, dataset: Path, task: S
 
 
 def bloom_shard(cfg: ContaminationConfig, m: int, k: int, planned: int, dataset: Path,
-                task: ShardTask) -> ShardOutput:
+                task: ShardTask[SliceInput]) -> ShardOutput:
     """One slice of the Bloom filter (the items of a range of partitions, ~m / parts bits), from
     the n-gram hashes the scan saved: of each sorted run only that range is read."""
     from webtext.contamination.bloom import BloomFilter
 
-    p0, p1 = task.payload["partitions"]
+    p0, p1 = task.payload.partitions
     bloom = BloomFilter.empty(m, k, cfg.ngram, parts=(p0, p1))
     bloom.planned = planned
-    for path, index in zip(task.payload["hashes"], task.payload["runs"], strict=True):
+    for path, index in zip(task.payload.hashes, task.payload.runs, strict=True):
         try:
             size = Path(path).stat().st_size
             hashes = np.memmap(path, dtype="<u8", mode="r") if size else np.zeros(0, dtype=np.uint64)

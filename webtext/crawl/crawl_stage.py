@@ -23,6 +23,7 @@ import subprocess
 import sys
 import zlib
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -208,7 +209,14 @@ def _resume_point(chunks: Path, warc: Path) -> int:
     return 0 if logged is None else logged.num_rows
 
 
-def crawl_shard(cfg: CrawlConfig, dataset: Path, task: ShardTask) -> ShardOutput:
+@dataclass(frozen=True)
+class PartitionInput:
+    """Pass 2's task: one host-hash partition of the URLs (a Parquet file of pass 1)."""
+
+    input: str
+
+
+def crawl_shard(cfg: CrawlConfig, dataset: Path, task: ShardTask[PartitionInput]) -> ShardOutput:
     """Pass 2 on one partition: run the scrapy process, then merge its log into the main table."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -222,7 +230,7 @@ def crawl_shard(cfg: CrawlConfig, dataset: Path, task: ShardTask) -> ShardOutput
         log.info("partition %05d: resuming, %d URLs already logged", task.index, resumed)
     job = {
         "config": to_dict(cfg),
-        "partition": task.payload["input"],
+        "partition": task.payload.input,
         "warc": str(paths["warc"]),
         "log_chunks": str(paths["chunks"]),
         "done": str(paths["done"]) if resumed else "",
@@ -247,9 +255,9 @@ def crawl_shard(cfg: CrawlConfig, dataset: Path, task: ShardTask) -> ShardOutput
                 proc.wait()
     if code != 0:
         raise ShardError(f"crawl process exited with status {code}; see {paths['process_log']}",
-                         path=task.payload["input"])
+                         path=task.payload.input)
 
-    inputs = read_parquet(Path(task.payload["input"]))
+    inputs = read_parquet(Path(task.payload.input))
     lineage = [f for f in inputs.schema if f.name not in LINEAGE_SKIP]
     schema = fetch_log_schema(lineage)
     logged = _logged_rows(paths["chunks"])
@@ -305,7 +313,7 @@ def run_crawl(cfg: CrawlConfig, out: Path, runner: Runner) -> Manifest:
     tasks = []
     for entry in parted.files():
         index = int(entry.path.split("-")[1].split(".")[0])
-        tasks.append(ShardTask(index, entry.path, {"input": str(parts_dir / entry.path)}))
+        tasks.append(ShardTask(index, entry.path, PartitionInput(str(parts_dir / entry.path))))
     return run_stage(
         stage="crawl", dataset=out, config=config, inputs=[input_identity(parts_dir)], tasks=tasks,
         shard_fn=functools.partial(crawl_shard, cfg, out), runner=runner, parts=["partitions"],

@@ -21,7 +21,8 @@ import numpy as np
 
 from webtext.data import read_parquet, write_parquet
 from webtext.dedup.config import DedupConfig
-from webtext.dedup.signatures import ShardSpan, SignatureStore
+from webtext.dedup.signatures import SignatureStore
+from webtext.dedup.tasks import PartitionInput
 from webtext.paths import part_name
 from webtext.runner import ShardOutput, ShardTask
 
@@ -102,12 +103,12 @@ def candidate_pairs(band, key, gid, exact_band: int, store: SignatureStore | Non
             np.concatenate(equal).astype(np.int64), np.concatenate(exact).astype(bool))
 
 
-def bucket_shard(cfg: DedupConfig, bands: int, dataset: Path, task: ShardTask) -> ShardOutput:
+def bucket_shard(cfg: DedupConfig, bands: int, dataset: Path, task: ShardTask[PartitionInput]) -> ShardOutput:
     """Verified candidate pairs of one partition."""
     import pyarrow as pa
 
     counts: Counter[str] = Counter()
-    files = task.payload["files"]
+    files = task.payload.files
     tables = [read_parquet(Path(f)) for f in files]
     records = pa.concat_tables(tables) if tables else None
     out = Path(dataset) / part_name(task.index)
@@ -115,7 +116,7 @@ def bucket_shard(cfg: DedupConfig, bands: int, dataset: Path, task: ShardTask) -
         write_parquet(out, pairs_schema().empty_table())
         return ShardOutput(files=[out], counts={"records": 0, "pairs": 0, "total": 0, "kept": 0}, rows={str(out): 0})
     counts["records"] = records.num_rows
-    store = SignatureStore([ShardSpan(**s) for s in task.payload["spans"]])
+    store = SignatureStore(list(task.payload.spans))
     # Exact groups always need identical signatures: a 64-bit digest prefix is not proof alone.
     need_near = required_matches(cfg.threshold, cfg.num_perm) if cfg.verify else 0
     band = records["band"].to_numpy()

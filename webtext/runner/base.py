@@ -14,20 +14,23 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from webtext.data import describe_file
 from webtext.errors import ContractError
 from webtext.paths import atomic_write_bytes, stats_path
 
+P = TypeVar("P")
+
 
 @dataclass(frozen=True)
-class ShardTask:
-    """One unit of work: ``index`` names its output files (``00042``), ``label`` its input."""
+class ShardTask(Generic[P]):
+    """One unit of work: ``index`` names its output files (``00042``), ``label`` its input, ``payload``
+    what the pass needs to know about it (a frozen dataclass of the pass, or None)."""
 
     index: int
     label: str
-    payload: dict[str, Any] = field(default_factory=dict)
+    payload: P = None  # type: ignore[assignment]
 
 
 @dataclass

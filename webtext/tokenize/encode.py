@@ -18,6 +18,7 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -129,7 +130,14 @@ class SplitBuffer:
         return flat, offsets.astype(np.int32)
 
 
-def encode_shard(cfg: TokenizeConfig, dataset: Path, task: ShardTask) -> ShardOutput:
+@dataclass(frozen=True)
+class FilesInput:
+    """A tokenize task: the docs files grouped into one token shard."""
+
+    paths: tuple[str, ...]
+
+
+def encode_shard(cfg: TokenizeConfig, dataset: Path, task: ShardTask[FilesInput]) -> ShardOutput:
     from webtext.tokenize.shards import write_shard
 
     tok = load_tokenizer(cfg.tokenizer)
@@ -137,7 +145,7 @@ def encode_shard(cfg: TokenizeConfig, dataset: Path, task: ShardTask) -> ShardOu
     counts: Counter[str] = Counter()
     buffers = {"train": SplitBuffer(dtype), "val": SplitBuffer(dtype)}
     checked = False
-    for path in task.payload["paths"]:
+    for path in task.payload.paths:
         for ids, texts, sizes in text_batches(Path(path), cfg.batch_rows, counts):
             counts["documents_in"] += len(ids)
             keep = [i for i, t in enumerate(texts) if t.strip()]
@@ -201,7 +209,7 @@ def run_tokenize(cfg: TokenizeConfig, out: Path, runner: Runner) -> Manifest:
              len(files), len(groups), tok.source, tok.vocab_size, tok.eot_id, tok.content_hash[:12])
     config = {**to_dict(cfg), "tokenizer_hash": tok.content_hash}
     tasks = [ShardTask(i, g[0].name if len(g) == 1 else f"{g[0].name}..{g[-1].name}",
-                       {"paths": [str(p) for p in g]}) for i, g in enumerate(groups)]
+                       FilesInput(tuple(str(p) for p in g))) for i, g in enumerate(groups)]
     return run_stage(
         stage="tokenize", dataset=Path(out), config=config, inputs=input_identities(files), tasks=tasks,
         shard_fn=functools.partial(encode_shard, cfg, Path(out)), runner=runner, side_dirs=["train", "val"],
@@ -267,5 +275,5 @@ def run_train_tokenizer(cfg: TrainTokenizerConfig, out: Path, runner: Runner | N
                                                          "total": sampled, "kept": sampled})  # documents trained on
 
     return run_stage(stage="train-tokenizer", dataset=Path(out), config=config, inputs=input_identities(files),
-                     tasks=[ShardTask(0, "train", {})], shard_fn=train, runner=LocalRunner(),
+                     tasks=[ShardTask(0, "train")], shard_fn=train, runner=LocalRunner(),
                      side_dirs=["tokenizer.json", "encoder.json", "vocab.bpe"])
