@@ -49,8 +49,8 @@ Figures 1 and 2 run ``--repeats`` times (default 2), alternated, and the median 
 time other processes used meanwhile is printed (the machines are noisy). Work folders are removed
 afterwards unless ``--keep``.
 
-    python benchmarks/tokenize.py            # 100 MB, ~5 minutes on 2 cores
-    python benchmarks/tokenize.py --quick    # smoke run: 15 MB, 1 repetition
+    python benchmarks/tokenize_bench.py            # 100 MB, ~5 minutes on 2 cores
+    python benchmarks/tokenize_bench.py --quick    # smoke run: 15 MB, 1 repetition
 """
 
 from __future__ import annotations
