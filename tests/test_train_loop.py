@@ -219,6 +219,7 @@ def fsdp2_run(tokens_dir, tmp_path_factory):
     return out
 
 
+@pytest.mark.slow  # ~20 s: a two-process FSDP2 run
 def test_two_processes_give_the_losses_of_one(base_run, fsdp2_run):
     ref, got = losses(base_run), losses(fsdp2_run)
     assert sorted(got) == [1, 2, 3, 4]
@@ -237,6 +238,7 @@ def test_resume_from_two_processes_on_one(base_run, fsdp2_run, tmp_path, tokens_
     assert json.loads((run / "step-6" / "webtext-checkpoint.json").read_text())["world_size"] == 1
 
 
+@pytest.mark.slow  # ~26 s: a two-process resume
 def test_resume_from_one_process_on_two(base_run, tmp_path, tokens_dir):
     run = copy_run(base_run, tmp_path / "run", upto=3)
     assert train(tokens_dir, run, BASE_STEPS, "--nproc", "2", "--resume") == 0
