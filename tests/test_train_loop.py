@@ -229,6 +229,7 @@ def test_two_processes_give_the_losses_of_one(base_run, fsdp2_run):
     assert {"__0_0.distcp", "__1_0.distcp"} <= set(record["files"])  # each rank wrote its shard
 
 
+@pytest.mark.slow  # needs fsdp2_run (~20 s: a two-process FSDP2 run)
 def test_resume_from_two_processes_on_one(base_run, fsdp2_run, tmp_path, tokens_dir):
     run = copy_run(fsdp2_run, tmp_path / "run")
     assert train(tokens_dir, run, BASE_STEPS, "--checkpoint-every", "2", "--keep-checkpoints", "10", "--resume") == 0
