@@ -107,8 +107,7 @@ def cmd_verify(ns: argparse.Namespace) -> int:
 
 
 def cmd_pipelines_run(ns: argparse.Namespace) -> int:
-    from webtext.config import load_pipeline
-    from webtext.pipeline import run_pipeline, summarise
+    from webtext.pipeline import load_pipeline, run_pipeline, summarise
     from webtext.runner import make_runner
 
     pipeline = load_pipeline(Path(ns.pipeline))

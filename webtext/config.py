@@ -5,8 +5,8 @@ carry their help text in ``metadata["help"]``; the CLI builds its options from t
 (``min_karma`` -> ``--min-karma``; a bool that defaults to True becomes ``--no-<name>``) and
 ``pipelines.yaml`` uses the same names as keys. Every value goes through ``from_mapping``, which
 raises ``ConfigError`` naming the YAML key (or CLI flag) for an unknown key, a wrong type or a
-missing value. This module names no stage: ``load_pipeline`` reads the stage names and their
-config classes from the registry (``webtext.stages``).
+missing value. This module names no stage and imports none: ``read_pipeline`` takes the table
+of stage names and config classes (``webtext.pipeline.load_pipeline`` passes the registry's).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import dataclasses
 import datetime as dt
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -196,8 +197,9 @@ class PipelineConfig:
     source: Path
 
 
-def load_pipeline(path: Path) -> PipelineConfig:
-    """Read and validate a pipelines.yaml; every error names the key to change."""
+def read_pipeline(path: Path, stage_configs: Mapping[str, type]) -> PipelineConfig:
+    """Read and validate a pipelines.yaml whose ``stages`` may name the keys of ``stage_configs`` (stage name ->
+    config class, in pipeline order); every error names the key to change."""
     import yaml
 
     path = Path(path)
@@ -215,19 +217,16 @@ def load_pipeline(path: Path) -> PipelineConfig:
     base = path.resolve().parent
     workdir = base / _coerce(data.get("workdir", "webtext-data"), str, "workdir")
     runner = from_mapping(RunnerConfig, data.get("runner"), "runner")
-    from webtext.stages import registry  # the layer above: stage names and config classes
-
-    specs = registry()
     raw_stages = data.get("stages")
     if not isinstance(raw_stages, dict) or not raw_stages:
-        raise ConfigError("stages", f"expected a mapping of stage names ({', '.join(specs)}) to settings")
+        raise ConfigError("stages", f"expected a mapping of stage names ({', '.join(stage_configs)}) to settings")
     stages: dict[str, Any] = {}
     outs: dict[str, Path] = {}
     for name, settings in raw_stages.items():
-        if name not in specs:
-            raise ConfigError(f"stages.{name}", f"unknown stage; valid stages are: {', '.join(specs)}")
+        if name not in stage_configs:
+            raise ConfigError(f"stages.{name}", f"unknown stage; valid stages are: {', '.join(stage_configs)}")
         settings = dict(settings or {})
         out = settings.pop("out", None)
         outs[name] = base / _coerce(out, str, f"stages.{name}.out") if out else workdir / name
-        stages[name] = from_mapping(specs[name].config, settings, f"stages.{name}", base=base)
+        stages[name] = from_mapping(stage_configs[name], settings, f"stages.{name}", base=base)
     return PipelineConfig(workdir=workdir, runner=runner, stages=stages, outs=outs, source=path)

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
-from webtext.config import PipelineConfig
+from webtext.config import PipelineConfig, read_pipeline
 from webtext.data import Manifest
 from webtext.errors import ConfigError
 from webtext.runner import Runner
 from webtext.stages import registry
 
 log = logging.getLogger(__name__)
+
+
+def load_pipeline(path: Path) -> PipelineConfig:
+    """Read and validate a pipelines.yaml against the registered stages; errors name the key to change."""
+    return read_pipeline(path, {name: spec.config for name, spec in registry().items()})
 
 
 def summarise(stage: str, manifest: Manifest) -> str:
