@@ -238,7 +238,7 @@ def run_cli(corpus: Corpus, args: argparse.Namespace, mode: str, runner: str) ->
 
 
 def run_inprocess(corpus_folder: Path, args: argparse.Namespace, mode: str, runner: Any, label: str) -> Run:
-    from webtext.config import ContaminationConfig
+    from webtext.contamination.config import ContaminationConfig
     from webtext.contamination.contamination_stage import run_contamination
 
     extra = {"bloom_parts": args.bloom_parts} if args.bloom_parts else {}
@@ -293,8 +293,8 @@ def bloom_child(spec: str) -> None:
     import numpy as np
     import pyarrow as pa
 
-    from webtext.config import ContaminationConfig
     from webtext.contamination.bloom import BloomFilter
+    from webtext.contamination.config import ContaminationConfig
     from webtext.contamination.ngrams import hash_texts
     from webtext.contamination.scan import doc_batches
 

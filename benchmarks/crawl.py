@@ -410,7 +410,7 @@ def run_stage_cli(urls_file: Path, args: argparse.Namespace, label: str, partiti
 
 def run_stage_inprocess(urls_file: Path, args: argparse.Namespace, runner: Any, label: str) -> Run:
     """``run_crawl`` with 2 partitions in this process on ``runner``; wall seconds of the call."""
-    from webtext.config import CrawlConfig
+    from webtext.crawl.config import CrawlConfig
     from webtext.crawl.crawl_stage import run_crawl
 
     cfg = CrawlConfig(inputs=[str(urls_file)], partitions=2, concurrency=args.concurrency, concurrency_per_host=1,

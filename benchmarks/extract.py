@@ -267,7 +267,7 @@ def run_stage_cli(warcs: Path, args: argparse.Namespace, label: str, runner: str
 def run_stage_inprocess(warcs: Path, args: argparse.Namespace, runner: Any, label: str,
                         memory: bool = False) -> Run:
     """``run_extract`` on ``runner`` in this process; wall seconds of the call."""
-    from webtext.config import ExtractConfig
+    from webtext.extract.config import ExtractConfig
     from webtext.extract.extract_stage import run_extract
 
     cfg = ExtractConfig(inputs=[str(warcs)], quality_filters=args.quality_filters)

@@ -117,7 +117,7 @@ def baseline(path: Path) -> int:
 
 def run_stage_once(files: list[Path], workdir: Path, runner: object, label: str) -> int:
     """One ``urls`` stage run into a fresh folder; returns the line count from its manifest."""
-    from webtext.config import UrlsConfig
+    from webtext.crawl.config import UrlsConfig
     from webtext.crawl.url_stage import run_urls
 
     with FreshOut(workdir, label) as out:

@@ -10,9 +10,10 @@ import pytest
 from conftest import REPO
 
 from webtext.cli import main
-from webtext.config import RunnerConfig, UrlsConfig, from_mapping, load_pipeline
+from webtext.config import RunnerConfig, from_mapping
+from webtext.crawl.config import UrlsConfig
 from webtext.errors import ConfigError
-from webtext.pipeline import run_pipeline
+from webtext.pipeline import load_pipeline, run_pipeline
 from webtext.runner import LocalRunner
 
 

@@ -23,8 +23,8 @@ import pytest
 from conftest import shared_data
 
 from webtext.cli import main
-from webtext.config import ContaminationConfig, DecontaminateConfig
 from webtext.contamination.bloom import BloomFilter, false_positive_bound
+from webtext.contamination.config import ContaminationConfig, DecontaminateConfig
 from webtext.contamination.contamination_stage import run_contamination
 from webtext.contamination.decontaminate import run_decontaminate
 from webtext.data import Manifest, verify_dataset

@@ -42,7 +42,7 @@ import pytest
 from hostile_web import BAD_UTF8, LARGE_SIZE, UNKNOWN_CHARSET, HostileWeb, body_of, closed_port, page
 from warcio.archiveiterator import ArchiveIterator
 
-from webtext.config import CrawlConfig
+from webtext.crawl.config import CrawlConfig
 from webtext.crawl.crawl_stage import run_crawl
 from webtext.data import verify_dataset
 from webtext.runner import LocalRunner

@@ -44,7 +44,8 @@ def test_retry_after_header_forms():
 
 
 def test_crawl_config_errors_name_the_key(tmp_path):
-    from webtext.config import CrawlConfig, from_mapping
+    from webtext.config import from_mapping
+    from webtext.crawl.config import CrawlConfig
     from webtext.errors import ConfigError
 
     with pytest.raises(ConfigError) as err:

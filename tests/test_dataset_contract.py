@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from webtext.cli import main
-from webtext.config import UrlsConfig
+from webtext.crawl.config import UrlsConfig
 from webtext.crawl.url_stage import run_urls
 from webtext.data import Manifest, ParquetStreamWriter, read_parquet, verify_dataset, write_parquet
 from webtext.demo.sample_dump import write_sample_dump

@@ -14,8 +14,8 @@ import pytest
 from conftest import shared_data
 
 from webtext.cli import main
-from webtext.config import DedupConfig
 from webtext.data import verify_dataset
+from webtext.dedup.config import DedupConfig
 from webtext.dedup.dedup_stage import run_dedup
 from webtext.dedup.minhash import lsh_params
 from webtext.errors import ConfigError

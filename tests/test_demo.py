@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 import zstandard
 
 from webtext.cli import main
 from webtext.data import verify_dataset
 
 
+@pytest.mark.slow  # the whole demo: minutes
 def test_demo_runs_every_stage(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--runner", "local", "--submissions", "6000"]) == 0
     out = capsys.readouterr().out

@@ -19,8 +19,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from webtext.config import ExtractConfig
 from webtext.errors import StageFailedError
+from webtext.extract.config import ExtractConfig
 from webtext.extract.decode import decode_html, sniff_binary
 from webtext.extract.extract_stage import run_extract
 from webtext.extract.worker import Extractor, ExtractSettings
@@ -332,6 +332,7 @@ def test_deadline_kills_the_worker_and_the_next_document_still_extracts():
         assert extractor.restarts == 1
 
 
+@pytest.mark.slow  # ~16 s: a large page through the worker, its peak RSS sampled
 def test_worker_peak_rss_stays_bounded(tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("nothing\n")

@@ -7,10 +7,9 @@ import textwrap
 import pyarrow.parquet as pq
 import pytest
 
-from webtext.config import load_pipeline
 from webtext.data import verify_dataset
 from webtext.demo.web import DemoServer, DemoSite, write_site_dump
-from webtext.pipeline import run_pipeline
+from webtext.pipeline import load_pipeline, run_pipeline
 from webtext.runner import LocalRunner
 
 

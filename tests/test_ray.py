@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from webtext.config import UrlsConfig
+from webtext.crawl.config import UrlsConfig
 from webtext.crawl.url_stage import run_urls
 from webtext.demo.sample_dump import write_sample_dump
 from webtext.errors import StageFailedError

@@ -17,10 +17,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from webtext.cli import main
-from webtext.config import TokenizeConfig
 from webtext.errors import ConfigError, VerifyError
 from webtext.runner import LocalRunner
 from webtext.tokenize.bpe import EOT, BpeTokenizer, load_tokenizer, train_bpe
+from webtext.tokenize.config import TokenizeConfig
 from webtext.tokenize.encode import in_val, run_tokenize
 from webtext.tokenize.shards import FORMAT, TokenDataset, describe, open_shard, write_shard
 

@@ -19,11 +19,11 @@ import pytest
 from conftest import shared_data
 
 from webtext.cli import main
-from webtext.config import TokenizeConfig
 from webtext.data import Manifest
 from webtext.errors import ConfigError
 from webtext.runner import LocalRunner
 from webtext.tokenize.bpe import EOT, GPT2_PATTERN, load_tokenizer, train_bpe
+from webtext.tokenize.config import TokenizeConfig
 from webtext.tokenize.encode import in_val, pieces, run_tokenize
 from webtext.tokenize.shards import TokenDataset, open_shard
 

@@ -163,6 +163,7 @@ def test_resume_without_a_valid_checkpoint_starts_metrics_afresh(base_run, token
     assert comparable(metrics(run)) == comparable(metrics(base_run)[:3])
 
 
+@pytest.mark.slow  # ~45 s: runs killed at each checkpoint phase
 def test_kill_during_checkpoint_saves(base_run, tokens_dir, tmp_path):
     """kill -9 a training process (a checkpoint after every step) a few times, each at a random
     moment of the ~0.1 s after it logs a step, which is when that step's checkpoint is written;

@@ -35,8 +35,8 @@ from train_fixtures import (  # noqa: F401 (fixtures)
     weights,
 )
 
-from webtext.config import TrainConfig
 from webtext.tokenize.shards import TokenDataset
+from webtext.train.config import TrainConfig
 from webtext.train.data import WindowSampler
 from webtext.train.presets import RECIPES, model_config, resolved
 from webtext.train.trainer import lr_at
@@ -219,6 +219,7 @@ def fsdp2_run(tokens_dir, tmp_path_factory):
     return out
 
 
+@pytest.mark.slow  # ~20 s: a two-process FSDP2 run
 def test_two_processes_give_the_losses_of_one(base_run, fsdp2_run):
     ref, got = losses(base_run), losses(fsdp2_run)
     assert sorted(got) == [1, 2, 3, 4]
@@ -228,6 +229,7 @@ def test_two_processes_give_the_losses_of_one(base_run, fsdp2_run):
     assert {"__0_0.distcp", "__1_0.distcp"} <= set(record["files"])  # each rank wrote its shard
 
 
+@pytest.mark.slow  # needs fsdp2_run (~20 s: a two-process FSDP2 run)
 def test_resume_from_two_processes_on_one(base_run, fsdp2_run, tmp_path, tokens_dir):
     run = copy_run(fsdp2_run, tmp_path / "run")
     assert train(tokens_dir, run, BASE_STEPS, "--checkpoint-every", "2", "--keep-checkpoints", "10", "--resume") == 0
@@ -237,6 +239,7 @@ def test_resume_from_two_processes_on_one(base_run, fsdp2_run, tmp_path, tokens_
     assert json.loads((run / "step-6" / "webtext-checkpoint.json").read_text())["world_size"] == 1
 
 
+@pytest.mark.slow  # ~26 s: a two-process resume
 def test_resume_from_one_process_on_two(base_run, tmp_path, tokens_dir):
     run = copy_run(base_run, tmp_path / "run", upto=3)
     assert train(tokens_dir, run, BASE_STEPS, "--nproc", "2", "--resume") == 0

@@ -11,7 +11,7 @@ import pytest
 import zstandard
 
 from webtext.cli import main
-from webtext.config import UrlsConfig
+from webtext.crawl.config import UrlsConfig
 from webtext.crawl.url_stage import run_urls, urls_schema
 from webtext.demo.sample_dump import write_sample_dump
 from webtext.errors import StageFailedError

@@ -1,4 +1,4 @@
-"""``webtext-build <command>``: each command is one config class plus one function.
+"""``webtext-build <command>``: one command per registered stage (``webtext.stages``), plus the generic ones.
 
 Options are generated from the stage's config dataclass, so the CLI flags and the keys of
 ``pipelines.yaml`` are the same names (``--min-karma`` <-> ``stages.urls.min_karma``).
@@ -17,20 +17,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from webtext import __version__
-from webtext.config import (
-    ContaminationConfig,
-    CrawlConfig,
-    DecontaminateConfig,
-    DedupConfig,
-    ExtractConfig,
-    RunnerConfig,
-    TokenizeConfig,
-    TrainConfig,
-    TrainTokenizerConfig,
-    UrlsConfig,
-    from_mapping,
-)
+from webtext.config import RunnerConfig, from_mapping
 from webtext.errors import ConfigError, FatalError, ShardError, StageFailedError
+from webtext.stage_spec import StageSpec
+from webtext.stages import registry
 
 log = logging.getLogger("webtext.cli")
 
@@ -84,57 +74,23 @@ def config_from_args(cls: type, ns: argparse.Namespace) -> Any:
 # Commands
 
 
-def stage_command(stage: str, config_class: type):
+def stage_command(spec: StageSpec):
     """``webtext-build <stage> ... --out DIR``: the stage's config from the flags, run, summarise."""
 
     def command(ns: argparse.Namespace) -> int:
-        from webtext.pipeline import STAGE_FUNCTIONS, summarise
         from webtext.runner import make_runner
 
-        cfg = config_from_args(config_class, ns)
-        runner = make_runner(config_from_args(RunnerConfig, ns))
+        cfg = config_from_args(spec.config, ns)
+        runner = make_runner(config_from_args(RunnerConfig, ns)) if spec.uses_runner else None
         try:
-            manifest = STAGE_FUNCTIONS[stage](cfg, Path(ns.out), runner)
+            manifest = spec.execute(cfg, Path(ns.out), runner)
         finally:
-            runner.close()
-        print(summarise(stage, manifest))
+            if runner is not None:
+                runner.close()
+        print(spec.summary(manifest))
         return 0
 
     return command
-
-
-def cmd_train(ns: argparse.Namespace) -> int:
-    from webtext.pipeline import STAGE_FUNCTIONS, summarise
-
-    cfg = config_from_args(TrainConfig, ns)
-    manifest = STAGE_FUNCTIONS["train"](cfg, Path(ns.out), None)
-    print(summarise("train", manifest))
-    return 0
-
-
-def cmd_export_hf(ns: argparse.Namespace) -> int:
-    from webtext.train.export import export_hf
-
-    out = export_hf(Path(ns.checkpoint), Path(ns.out))
-    print(f"export-hf: wrote {out / 'config.json'} and {out / 'model.safetensors'}")
-    return 0
-
-
-def cmd_eval_loss(ns: argparse.Namespace) -> int:
-    import json
-
-    from webtext.train.export import eval_loss, load_model, perplexity, split_stream
-
-    model, record = load_model(Path(ns.checkpoint))
-    stream, tok_hash = split_stream(Path(ns.tokens), ns.split)
-    if record.get("tokenizer_hash") and tok_hash and record["tokenizer_hash"] != tok_hash:
-        raise ConfigError("tokens", f"{ns.tokens} was tokenized with {tok_hash[:12]}, the model was trained on "
-                                    f"{record['tokenizer_hash'][:12]}")
-    loss, n = eval_loss(model, stream, ns.seq_len)
-    print(f"eval-loss: {ns.split} loss {loss:.5f} (perplexity {perplexity(loss):.2f}) over {n:,} tokens")
-    if ns.json:
-        print(json.dumps({"loss": loss, "tokens": n, "split": ns.split}))
-    return 0
 
 
 def cmd_verify(ns: argparse.Namespace) -> int:
@@ -151,8 +107,7 @@ def cmd_verify(ns: argparse.Namespace) -> int:
 
 
 def cmd_pipelines_run(ns: argparse.Namespace) -> int:
-    from webtext.config import load_pipeline
-    from webtext.pipeline import run_pipeline, summarise
+    from webtext.pipeline import load_pipeline, run_pipeline, summarise
     from webtext.runner import make_runner
 
     pipeline = load_pipeline(Path(ns.pipeline))
@@ -170,7 +125,7 @@ def cmd_pipelines_run(ns: argparse.Namespace) -> int:
 
 
 def cmd_demo(ns: argparse.Namespace) -> int:
-    from webtext.demo.harness import planted_duplicates_report, run_demo, training_report
+    from webtext.demo.harness import demo_reports, run_demo
     from webtext.pipeline import summarise
     from webtext.runner import make_runner
 
@@ -183,12 +138,8 @@ def cmd_demo(ns: argparse.Namespace) -> int:
     print(f"demo outputs in {workdir}")
     for name, manifest in results.items():
         print(summarise(name, manifest))
-    print(planted_duplicates_report(workdir))
-    report = workdir / "contamination"
-    table = [line for line in (report / "report.md").read_text().splitlines()[4:8] if line.startswith("|")]
-    print("\n".join(table))
-    print(f"contamination report: {report / 'report.html'}")
-    print(training_report(workdir))
+    for report in demo_reports(workdir):
+        print(report)
     return 0
 
 
@@ -204,41 +155,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    stage_commands = [
-        ("urls", UrlsConfig, "Reddit submission dumps -> de-duplicated outbound URLs with karma"),
-        ("crawl", CrawlConfig, "fetch URLs politely and safely with scrapy; WARC + fetch log"),
-        ("extract", ExtractConfig, "main text of stored HTML with trafilatura + GPT-2-style cleaning"),
-        ("dedup", DedupConfig, "remove exact and MinHash-LSH near-duplicate documents"),
-        ("contamination", ContaminationConfig, "GPT-2's n-gram overlap of benchmark test sets with a corpus + report"),
-        ("decontaminate", DecontaminateConfig, "remove the benchmark text a contamination report found"),
-        ("train-tokenizer", TrainTokenizerConfig, "train GPT-2's kind of byte-level BPE tokenizer on a corpus sample"),
-        ("tokenize", TokenizeConfig, "docs -> GPT-2 BPE token shards (Arrow IPC, train/ and val/)"),
-    ]
-    for name, config_class, summary in stage_commands:
-        p = sub.add_parser(name, help=summary, description=config_class.__doc__)
-        add_config_options(p, config_class)
-        p.add_argument("--out", required=True, help="output dataset folder")
-        add_config_options(p.add_argument_group("runner"), RunnerConfig)
-        p.set_defaults(func=stage_command(name, config_class))
-
-    p = sub.add_parser("train", help="train GPT-2 on token shards (FSDP2, checkpoints, exact resume)",
-                       description=TrainConfig.__doc__)
-    add_config_options(p, TrainConfig)
-    p.add_argument("--out", required=True, help="run folder: metrics.jsonl, step-N/ checkpoints")
-    p.set_defaults(func=cmd_train)
-
-    p = sub.add_parser("export-hf", help="write a checkpoint as a transformers GPT2LMHeadModel folder")
-    p.add_argument("checkpoint", help="RUN_DIR (its newest valid checkpoint) or RUN_DIR/step-N")
-    p.add_argument("--out", required=True, help="folder for config.json + model.safetensors")
-    p.set_defaults(func=cmd_export_hf)
-
-    p = sub.add_parser("eval-loss", help="mean next-token loss of a checkpoint over a token split")
-    p.add_argument("checkpoint", help="RUN_DIR or RUN_DIR/step-N")
-    p.add_argument("tokens", help="a tokens dataset")
-    p.add_argument("--split", default="val", choices=["train", "val"])
-    p.add_argument("--seq-len", type=int, default=None, help="window length (default: the model's context)")
-    p.add_argument("--json", action="store_true", help="end with a JSON line {\"loss\": ...}")
-    p.set_defaults(func=cmd_eval_loss)
+    for spec in registry().values():
+        p = sub.add_parser(spec.name, help=spec.help, description=spec.config.__doc__)
+        add_config_options(p, spec.config)
+        p.add_argument("--out", required=True, help=spec.out_help)
+        if spec.uses_runner:
+            add_config_options(p.add_argument_group("runner"), RunnerConfig)
+        p.set_defaults(func=stage_command(spec))
+        if spec.add_commands is not None:
+            spec.add_commands(sub)
 
     p = sub.add_parser("verify", help="recompute sha256 and row counts of a dataset against its manifest")
     p.add_argument("dataset", help="dataset folder (holding _manifest.json)")
@@ -264,9 +189,7 @@ def _flag_of(key: str) -> str | None:
     """The CLI spelling of a config key (None for positionals, YAML paths and flags already)."""
     if not key or "." in key or key.startswith("-"):
         return None
-    from webtext.config import STAGES
-
-    for cls in (*STAGES.values(), RunnerConfig):
+    for cls in (*(spec.config for spec in registry().values()), RunnerConfig):
         for f in dataclasses.fields(cls):
             if f.name == key:
                 return None if f.metadata.get("positional") else _flag(f)

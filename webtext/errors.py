@@ -5,6 +5,7 @@
   report it, do not write the manifest.
 - RetryableError: a transient failure; the runner may retry the shard.
 - FatalError: stop everything now.
+- ContractError (a FatalError): a stage broke the dataset contract (its books do not balance): a bug.
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ class RetryableError(WebtextError):
 
 class FatalError(WebtextError):
     """Something is wrong with the whole run; stop now."""
+
+
+class ContractError(FatalError):
+    """A stage broke the dataset contract (e.g. a shard whose counts do not balance): a bug, not bad input."""
 
 
 class StageFailedError(WebtextError):

@@ -13,9 +13,11 @@ import functools
 import logging
 from pathlib import Path
 
-from webtext.config import ContaminationConfig, to_dict
+from webtext.config import to_dict
 from webtext.contamination.benchmarks import load_benchmark
+from webtext.contamination.config import ContaminationConfig
 from webtext.contamination.table import benchmark_ngrams, build_table, digest, save_npz
+from webtext.contamination.tasks import ReportInput, ScanInput, SliceInput
 from webtext.data import Manifest
 from webtext.docsets import check_columns, expand_inputs, input_identities
 from webtext.errors import ConfigError
@@ -84,7 +86,7 @@ def run_contamination(cfg: ContaminationConfig, out: Path, runner: Runner) -> Ma
     config = {**to_dict(cfg), "benchmark_digest": key, "files": [str(f) for f in files]}
     inputs = input_identities(files)
     build_bloom = cfg.mode == "bloom" and cfg.bloom is None
-    doc_tasks = [ShardTask(i, f.name, {"path": str(f), "offset": offsets[i], "bloom_input": build_bloom})
+    doc_tasks = [ShardTask(i, f.name, ScanInput(str(f), offsets[i], build_bloom))
                  for i, f in enumerate(files)]
 
     hits_dir = out / "hits"
@@ -117,8 +119,8 @@ def run_contamination(cfg: ContaminationConfig, out: Path, runner: Runner) -> Ma
         run_stage(
             stage="contamination.bloom", dataset=bloom_dir, config={**config, "m": m, "k": k, "parts": parts},
             inputs=inputs,
-            tasks=[ShardTask(j, f"filter slice {j}", {"hashes": spills, "runs": indexes,
-                                                      "partitions": [ranges[j], ranges[j + 1]]})
+            tasks=[ShardTask(j, f"filter slice {j}",
+                             SliceInput(tuple(spills), tuple(indexes), (ranges[j], ranges[j + 1])))
                    for j in range(parts)],
             shard_fn=functools.partial(bloom_shard, cfg, m, k, planned, bloom_dir), runner=runner,
         )
@@ -133,7 +135,7 @@ def run_contamination(cfg: ContaminationConfig, out: Path, runner: Runner) -> Ma
         passes.append(input_identity(Path(cfg.bloom)))
     return run_stage(
         stage="contamination", dataset=out, config=config, inputs=[*inputs, *passes],
-        tasks=[ShardTask(0, "report", {"names": names, "train": train_names, "bloom": bloom_info})],
+        tasks=[ShardTask(0, "report", ReportInput(tuple(names), tuple(train_names), bloom_info))],
         shard_fn=functools.partial(report_task, cfg, out), runner=runner,
         side_dirs=["plots", "examples", "report.json", "report.md", "report.html", "corpus.bloom"],
         parts=["hits", *(["bloom"] if cfg.mode == "bloom" and cfg.bloom is None else [])],

@@ -21,9 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from webtext.config import DecontaminateConfig, to_dict
+from webtext.config import to_dict
+from webtext.contamination.config import DecontaminateConfig
 from webtext.contamination.ngrams import hash_texts
 from webtext.contamination.table import NgramTable
+from webtext.contamination.tasks import DecontaminateInput
 from webtext.data import Manifest, ParquetStreamWriter, read_parquet, write_parquet
 from webtext.docsets import check_columns, expand_inputs, input_identities
 from webtext.errors import ConfigError
@@ -78,13 +80,13 @@ def cut_collisions(text: str, colliding: np.ndarray, n: int, cfg: DecontaminateC
 
 
 def decontaminate_shard(cfg: DecontaminateConfig, report: Path, ngram: int, dataset: Path,
-                        task: ShardTask) -> ShardOutput:
+                        task: ShardTask[DecontaminateInput]) -> ShardOutput:
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    path = Path(task.payload["path"])
-    hits = read_parquet(report / "hits" / part_name(task.payload["report_index"]))
+    path = Path(task.payload.path)
+    hits = read_parquet(report / "hits" / part_name(task.payload.report_index))
     flagged: dict[str, list[str]] = {}
     for row in hits.select(["id", "benchmark", "fraction"]).to_pylist():
         if cfg.method == "gpt3" or row["fraction"] > cfg.max_fraction:
@@ -146,6 +148,7 @@ def decontaminate_shard(cfg: DecontaminateConfig, report: Path, ngram: int, data
     side = Path(dataset) / "removed" / part_name(task.index)
     write_parquet(side, pa.Table.from_pydict(removed, schema=removed_schema()))
     counts["kept"] = writer.rows
+    counts["total"] = counts["documents"]  # trimmed documents are kept; kept_common_ngrams_only ones untouched
     counts["removed_chars"] = int(pc.sum(pa.array(removed["removed_chars"], pa.int64())).as_py() or 0)
     return ShardOutput(files=[main, side], counts=dict(counts), rows={str(main): writer.rows,
                                                                        str(side): len(removed["id"])})
@@ -164,7 +167,7 @@ def run_decontaminate(cfg: DecontaminateConfig, out: Path, runner: Runner) -> Ma
         index = scanned.get(str(f.resolve()))
         if index is None:
             raise ConfigError("inputs", f"{f} was not scanned by the report in {report}: use the same docs")
-        tasks.append(ShardTask(i, f.name, {"path": str(f), "report_index": index}))
+        tasks.append(ShardTask(i, f.name, DecontaminateInput(str(f), index)))
     ngram = int(scan.config["ngram"])
     return run_stage(
         stage="decontaminate", dataset=Path(out), config=to_dict(cfg),

@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from webtext.config import ContaminationConfig
+from webtext.contamination.config import ContaminationConfig
 from webtext.contamination.table import NgramTable, load_grams, save_npz
+from webtext.contamination.tasks import ReportInput
 from webtext.data import read_parquet, write_parquet
 from webtext.paths import atomic_write_bytes
 from webtext.runner import ShardOutput, ShardTask
@@ -82,12 +83,11 @@ def per_example(counts: np.ndarray, found: np.ndarray) -> np.ndarray:
     return np.bincount(example, weights=found.astype(np.float64), minlength=len(counts)).astype(np.int64)
 
 
-def report_task(cfg: ContaminationConfig, out: Path, task: ShardTask) -> ShardOutput:
+def report_task(cfg: ContaminationConfig, out: Path, task: ShardTask[ReportInput]) -> ShardOutput:
     import pyarrow as pa
 
     out = Path(out)
-    names: list[str] = task.payload["names"]
-    trains: list[str] = task.payload["train"]
+    names, trains = list(task.payload.names), list(task.payload.train)
     table = NgramTable.load(out / "ngrams" / "table.npz")
     found, doc_freq = found_slots(out, len(table.slots))
     files: list[Path] = []
@@ -156,6 +156,7 @@ def report_task(cfg: ContaminationConfig, out: Path, task: ShardTask) -> ShardOu
                 if k == "benchmarks" else v) for k, v in report.items()}
     files.append(_write(out / "report.json", json.dumps(slim, indent=2, sort_keys=True)))
     counts = {f"overlap_ppm_{n}": round(results[n]["overlap_percent"] * 1e4) for n in names}
+    counts["total"] = counts["kept"] = len(names)  # the books count benchmarks reported
     return ShardOutput(files=files, counts=counts, digests=digests)
 
 

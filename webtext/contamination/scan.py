@@ -21,10 +21,11 @@ from typing import BinaryIO
 
 import numpy as np
 
-from webtext.config import ContaminationConfig
+from webtext.contamination.config import ContaminationConfig
 from webtext.contamination.kernels import HLL_BITS, PARTITION_BITS
 from webtext.contamination.ngrams import hash_texts
 from webtext.contamination.table import NgramTable, save_npz
+from webtext.contamination.tasks import ScanInput, SliceInput
 from webtext.data import write_parquet
 from webtext.errors import ShardError
 from webtext.paths import atomic_path, part_name
@@ -122,7 +123,7 @@ class _ShardScan:
                 counts[f"contaminated_documents_{table.names[b]}"] += 1
 
 
-def scan_shard(cfg: ContaminationConfig, table_file: str, dataset: Path, task: ShardTask) -> ShardOutput:
+def scan_shard(cfg: ContaminationConfig, table_file: str, dataset: Path, task: ShardTask[ScanInput]) -> ShardOutput:
     import pyarrow as pa
 
     table = NgramTable.load(Path(table_file))
@@ -131,11 +132,11 @@ def scan_shard(cfg: ContaminationConfig, table_file: str, dataset: Path, task: S
     files = [main, side]
     with contextlib.ExitStack() as stack:  # the spill file appears only if the scan completes
         spill = None
-        if task.payload.get("bloom_input"):
+        if task.payload.bloom_input:
             files.append(Path(dataset) / "ngrams" / f"{task.index:05d}.u64")
             spill = stack.enter_context(open(stack.enter_context(atomic_path(files[-1])), "wb"))
-        scan = _ShardScan(table, int(task.payload["offset"]), spill)
-        for batch in doc_batches(Path(task.payload["path"]), cfg.batch_rows):
+        scan = _ShardScan(table, task.payload.offset, spill)
+        for batch in doc_batches(Path(task.payload.path), cfg.batch_rows):
             scan.add(batch, cfg.ngram)
     if spill is not None:
         files.append(Path(dataset) / "ngrams" / f"{task.index:05d}.runs.npz")
@@ -144,19 +145,21 @@ def scan_shard(cfg: ContaminationConfig, table_file: str, dataset: Path, task: S
     write_parquet(main, pa.Table.from_pydict(scan.rows, schema=hits_schema()))
     slots = np.flatnonzero(scan.found)
     save_npz(side, slots=slots, doc_freq=scan.doc_freq[slots], hll=scan.registers)
-    return ShardOutput(files=files, counts=dict(scan.counts), rows={str(main): len(scan.rows["id"])})
+    counts = dict(scan.counts)
+    counts["total"] = counts["kept"] = counts.get("documents", 0)  # every document is scanned; hits are extra rows
+    return ShardOutput(files=files, counts=counts, rows={str(main): len(scan.rows["id"])})
 
 
 def bloom_shard(cfg: ContaminationConfig, m: int, k: int, planned: int, dataset: Path,
-                task: ShardTask) -> ShardOutput:
+                task: ShardTask[SliceInput]) -> ShardOutput:
     """One slice of the Bloom filter (the items of a range of partitions, ~m / parts bits), from
     the n-gram hashes the scan saved: of each sorted run only that range is read."""
     from webtext.contamination.bloom import BloomFilter
 
-    p0, p1 = task.payload["partitions"]
+    p0, p1 = task.payload.partitions
     bloom = BloomFilter.empty(m, k, cfg.ngram, parts=(p0, p1))
     bloom.planned = planned
-    for path, index in zip(task.payload["hashes"], task.payload["runs"], strict=True):
+    for path, index in zip(task.payload.hashes, task.payload.runs, strict=True):
         try:
             size = Path(path).stat().st_size
             hashes = np.memmap(path, dtype="<u8", mode="r") if size else np.zeros(0, dtype=np.uint64)
@@ -173,4 +176,5 @@ def bloom_shard(cfg: ContaminationConfig, m: int, k: int, planned: int, dataset:
             bloom.add(np.concatenate(pieces))
     out = Path(dataset) / f"part-{task.index:05d}.bloom"
     digest = bloom.save(out)
-    return ShardOutput(files=[out], counts={"items": bloom.items}, digests={str(out): digest})
+    return ShardOutput(files=[out], counts={"items": bloom.items, "total": bloom.items,
+                                                     "kept": bloom.items}, digests={str(out): digest})

@@ -23,10 +23,12 @@ import subprocess
 import sys
 import zlib
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from webtext.config import CrawlConfig, to_dict
+from webtext.config import to_dict
+from webtext.crawl.config import CrawlConfig
 from webtext.data import Manifest, ParquetWriterSet, read_parquet, write_parquet
 from webtext.errors import ConfigError, ShardError
 from webtext.paths import atomic_write_bytes, part_name
@@ -146,6 +148,8 @@ def partition_shard(cfg: CrawlConfig, dataset: Path, task: ShardTask) -> ShardOu
                 writers.write(p, dataset / f"input-{p:05d}.parquet", table.filter(pa.array([q == p for q in parts])))
     counts["hosts"] = len(hosts)
     counts["partitions_used"] = len(writers.writers)
+    counts["total"] = counts["urls"] + counts["null_urls"]
+    counts["kept"], counts["dropped_null_url"] = counts["urls"], counts["null_urls"]
     return ShardOutput(files=writers.paths(), counts=dict(counts), rows=writers.rows())
 
 # ---------------------------------------------------------------------------------------------
@@ -205,7 +209,14 @@ def _resume_point(chunks: Path, warc: Path) -> int:
     return 0 if logged is None else logged.num_rows
 
 
-def crawl_shard(cfg: CrawlConfig, dataset: Path, task: ShardTask) -> ShardOutput:
+@dataclass(frozen=True)
+class PartitionInput:
+    """Pass 2's task: one host-hash partition of the URLs (a Parquet file of pass 1)."""
+
+    input: str
+
+
+def crawl_shard(cfg: CrawlConfig, dataset: Path, task: ShardTask[PartitionInput]) -> ShardOutput:
     """Pass 2 on one partition: run the scrapy process, then merge its log into the main table."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -219,7 +230,7 @@ def crawl_shard(cfg: CrawlConfig, dataset: Path, task: ShardTask) -> ShardOutput
         log.info("partition %05d: resuming, %d URLs already logged", task.index, resumed)
     job = {
         "config": to_dict(cfg),
-        "partition": task.payload["input"],
+        "partition": task.payload.input,
         "warc": str(paths["warc"]),
         "log_chunks": str(paths["chunks"]),
         "done": str(paths["done"]) if resumed else "",
@@ -244,9 +255,9 @@ def crawl_shard(cfg: CrawlConfig, dataset: Path, task: ShardTask) -> ShardOutput
                 proc.wait()
     if code != 0:
         raise ShardError(f"crawl process exited with status {code}; see {paths['process_log']}",
-                         path=task.payload["input"])
+                         path=task.payload.input)
 
-    inputs = read_parquet(Path(task.payload["input"]))
+    inputs = read_parquet(Path(task.payload.input))
     lineage = [f for f in inputs.schema if f.name not in LINEAGE_SKIP]
     schema = fetch_log_schema(lineage)
     logged = _logged_rows(paths["chunks"])
@@ -267,7 +278,12 @@ def crawl_shard(cfg: CrawlConfig, dataset: Path, task: ShardTask) -> ShardOutput
     table = table.cast(schema)
     write_parquet(paths["part"], table)
     counts["urls"] = table.num_rows
+    # The books: input rows -> one fetch-log row per distinct URL; ``stored`` of them also have WARC
+    # records (fan-out: a request and a response record each), the rest an ``error_<kind>``.
+    counts["total"], counts["kept"] = inputs.num_rows, table.num_rows
+    counts["dropped_duplicate_url"] = inputs.num_rows - table.num_rows
     counts["stored"] = table.num_rows - table["warc_file"].null_count
+    counts["warc_records"] = 2 * counts["stored"]  # spider/pipelines.py writes a request and a response record
     for err in table["error"].to_pylist():
         if err:
             counts["error_" + err.split(":", 1)[0].split(" ", 1)[0]] += 1
@@ -297,7 +313,7 @@ def run_crawl(cfg: CrawlConfig, out: Path, runner: Runner) -> Manifest:
     tasks = []
     for entry in parted.files():
         index = int(entry.path.split("-")[1].split(".")[0])
-        tasks.append(ShardTask(index, entry.path, {"input": str(parts_dir / entry.path)}))
+        tasks.append(ShardTask(index, entry.path, PartitionInput(str(parts_dir / entry.path))))
     return run_stage(
         stage="crawl", dataset=out, config=config, inputs=[input_identity(parts_dir)], tasks=tasks,
         shard_fn=functools.partial(crawl_shard, cfg, out), runner=runner, parts=["partitions"],

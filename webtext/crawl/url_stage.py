@@ -18,10 +18,12 @@ import glob
 import logging
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from webtext.config import UrlsConfig, parse_date, to_dict
+from webtext.config import parse_date, to_dict
+from webtext.crawl.config import UrlsConfig
 from webtext.crawl.pushshift import SubmissionFilter, read_submission_tables
 from webtext.crawl.streams import COMPRESSIONS
 from webtext.crawl.url_columns import crc32_column, filter_url_column
@@ -172,12 +174,26 @@ def _bucket_table(submissions, ufilter: UrlFilter, memo: dict, counts: Counter[s
     return table.append_column("url_hash", pa.array(crc32_column(table["url"]), pa.uint32()))
 
 
-def map_shard(cfg: UrlsConfig, dataset: Path, task: ShardTask) -> ShardOutput:
+@dataclass(frozen=True)
+class DumpInput:
+    """Pass 1's task: one dump or URL list."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class BucketInput:
+    """Pass 2's task: the files of one URL-hash bucket (one per pass-1 shard that had rows for it)."""
+
+    files: tuple[str, ...]
+
+
+def map_shard(cfg: UrlsConfig, dataset: Path, task: ShardTask[DumpInput]) -> ShardOutput:
     """Pass 1 on one input file: kept submissions, appended to their URL-hash bucket files."""
     import numpy as np
     import pyarrow as pa
 
-    path = Path(task.payload["path"])
+    path = Path(task.payload.path)
     filt, ufilter, n_buckets = submission_filter(cfg), url_filter(cfg), cfg.buckets
     counts: Counter[str] = Counter()
     pending: list[list[pa.Table]] = [[] for _ in range(n_buckets)]
@@ -225,6 +241,7 @@ def map_shard(cfg: UrlsConfig, dataset: Path, task: ShardTask) -> ShardOutput:
         flush(writers)
     counts["kept_submissions"] = kept
     counts.setdefault("lines", 0)
+    counts["total"], counts["kept"] = counts["lines"], kept  # the books: each line is kept or dropped_<reason>
     return ShardOutput(files=writers.paths(), counts=dict(counts), rows=writers.rows())
 
 
@@ -346,11 +363,11 @@ def _read_subpass(files: list[str], n_buckets: int, passes: int, j: int):
     return pa.concat_tables(parts) if parts else schema.empty_table()
 
 
-def reduce_shard(cfg: UrlsConfig, dataset: Path, task: ShardTask) -> ShardOutput:
+def reduce_shard(cfg: UrlsConfig, dataset: Path, task: ShardTask[BucketInput]) -> ShardOutput:
     """Pass 2 on one bucket: URL rows, aggregated in sub-passes of at most ``reduce_rows`` rows."""
     import pyarrow.parquet as pq
 
-    files = task.payload["files"]
+    files = task.payload.files
     total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
     passes = max(1, -(-total // cfg.reduce_rows))
     counts: Counter[str] = Counter()
@@ -367,6 +384,8 @@ def reduce_shard(cfg: UrlsConfig, dataset: Path, task: ShardTask) -> ShardOutput
         writer.abort()
         raise
     counts["reduce_passes"] = passes
+    # The books count distinct URLs (submissions fan in to them: submissions_in, duplicate_submissions).
+    counts["total"], counts["kept"] = counts["urls"], counts["kept_urls"]
     return ShardOutput(files=[path], counts=dict(counts), rows={str(path): writer.rows})
 
 
@@ -388,7 +407,7 @@ def run_urls(cfg: UrlsConfig, out: Path, runner: Runner) -> Manifest:
         dataset=buckets_dir,
         config=config,
         inputs=[input_identity(f) for f in files],
-        tasks=[ShardTask(i, f.name, {"path": str(f)}) for i, f in enumerate(files)],
+        tasks=[ShardTask(i, f.name, DumpInput(str(f))) for i, f in enumerate(files)],
         shard_fn=functools.partial(map_shard, cfg, buckets_dir),
         runner=runner,
         side_dirs=["b[0-9][0-9][0-9][0-9][0-9]"],
@@ -403,7 +422,7 @@ def run_urls(cfg: UrlsConfig, out: Path, runner: Runner) -> Manifest:
         dataset=out,
         config=config,
         inputs=[input_identity(buckets_dir)],
-        tasks=[ShardTask(b, f"bucket {b:05d}", {"files": fs}) for b, fs in per_bucket.items()],
+        tasks=[ShardTask(b, f"bucket {b:05d}", BucketInput(tuple(fs))) for b, fs in per_bucket.items()],
         shard_fn=functools.partial(reduce_shard, cfg, out),
         runner=runner,
         parts=["buckets"],

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from webtext.config import DedupConfig
 from webtext.data import read_parquet, write_parquet
-from webtext.dedup.signatures import ShardSpan, SignatureStore
+from webtext.dedup.config import DedupConfig
+from webtext.dedup.signatures import SignatureStore
+from webtext.dedup.tasks import PartitionInput
 from webtext.paths import part_name
 from webtext.runner import ShardOutput, ShardTask
 
@@ -102,20 +103,20 @@ def candidate_pairs(band, key, gid, exact_band: int, store: SignatureStore | Non
             np.concatenate(equal).astype(np.int64), np.concatenate(exact).astype(bool))
 
 
-def bucket_shard(cfg: DedupConfig, bands: int, dataset: Path, task: ShardTask) -> ShardOutput:
+def bucket_shard(cfg: DedupConfig, bands: int, dataset: Path, task: ShardTask[PartitionInput]) -> ShardOutput:
     """Verified candidate pairs of one partition."""
     import pyarrow as pa
 
     counts: Counter[str] = Counter()
-    files = task.payload["files"]
+    files = task.payload.files
     tables = [read_parquet(Path(f)) for f in files]
     records = pa.concat_tables(tables) if tables else None
     out = Path(dataset) / part_name(task.index)
     if records is None or records.num_rows == 0:
         write_parquet(out, pairs_schema().empty_table())
-        return ShardOutput(files=[out], counts={"records": 0, "pairs": 0}, rows={str(out): 0})
+        return ShardOutput(files=[out], counts={"records": 0, "pairs": 0, "total": 0, "kept": 0}, rows={str(out): 0})
     counts["records"] = records.num_rows
-    store = SignatureStore([ShardSpan(**s) for s in task.payload["spans"]])
+    store = SignatureStore(list(task.payload.spans))
     # Exact groups always need identical signatures: a 64-bit digest prefix is not proof alone.
     need_near = required_matches(cfg.threshold, cfg.num_perm) if cfg.verify else 0
     band = records["band"].to_numpy()
@@ -137,6 +138,7 @@ def bucket_shard(cfg: DedupConfig, bands: int, dataset: Path, task: ShardTask) -
     similarity = np.where(equal >= 0, equal / cfg.num_perm, np.nan).astype(np.float32)
     counts["pairs"] = len(left)
     counts["exact_pairs"] = int(exact.sum())
+    counts["total"] = counts["kept"] = records.num_rows  # every band record is grouped; ``pairs`` is what they yield
     write_parquet(out, pa.table({"left": left, "right": right, "similarity": similarity, "exact": exact},
                                 schema=pairs_schema()))
     return ShardOutput(files=[out], counts=dict(counts), rows={str(out): len(left)})

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from webtext.config import DedupConfig
 from webtext.data import read_parquet, write_parquet
+from webtext.dedup.config import DedupConfig
 from webtext.dedup.minhash import estimated_jaccard
-from webtext.dedup.signatures import ShardSpan, SignatureStore
+from webtext.dedup.signatures import SignatureStore
+from webtext.dedup.tasks import ComponentsInput
 from webtext.paths import TMP_MARK, part_name
 from webtext.runner import ShardOutput, ShardTask
 
@@ -81,23 +82,24 @@ def involved_meta(meta_files: list[str], gids: np.ndarray):
     return pa.concat_tables(parts) if parts else None
 
 
-def cluster_shard(cfg: DedupConfig, dataset: Path, task: ShardTask) -> ShardOutput:
+def cluster_shard(cfg: DedupConfig, dataset: Path, task: ShardTask[ComponentsInput]) -> ShardOutput:
     import pyarrow as pa
     import pyarrow.compute as pc
 
     counts: Counter[str] = Counter()
-    total = int(task.payload["total"])
+    total = task.payload.total
     out = Path(dataset) / part_name(0)
     parent_file = Path(dataset) / f"{TMP_MARK}parent.npy"  # a temporary: removed here, and by reruns
     try:
-        gids, roots = components(parent_file, total, task.payload["pairs"], counts)
+        gids, roots = components(parent_file, total, task.payload.pairs, counts)
     finally:
         with contextlib.suppress(FileNotFoundError):
             parent_file.unlink()
-    meta = involved_meta(task.payload["meta"], gids) if len(gids) else None
+    meta = involved_meta(task.payload.meta, gids) if len(gids) else None
     if meta is None:
         write_parquet(out, removals_schema().empty_table())
-        return ShardOutput(files=[out], counts={**counts, "clusters": 0, "removed": 0}, rows={str(out): 0})
+        return ShardOutput(files=[out], counts={**counts, "clusters": 0, "removed": 0, "total": total, "kept": total},
+                           rows={str(out): 0})
     order = np.argsort(gids)
     root_of = roots[order][np.searchsorted(gids[order], meta["gid"].to_numpy())]
     table = meta.append_column("root", pa.array(root_of, pa.int64()))
@@ -113,7 +115,7 @@ def cluster_shard(cfg: DedupConfig, dataset: Path, task: ShardTask) -> ShardOutp
     sizes = np.diff(np.append(np.flatnonzero(first), len(root)))[group]
     removed = np.flatnonzero(~first)
     gid = table["gid"].to_numpy()
-    store = SignatureStore([ShardSpan(**s) for s in task.payload["spans"]])
+    store = SignatureStore(list(task.payload.spans))
     rep_gid = gid[rep_index[removed]]
     similarity = estimated_jaccard(store.gather(gid[removed]), store.gather(rep_gid)).astype(np.float32)
     exact_col = table["exact"].combine_chunks()
@@ -130,4 +132,8 @@ def cluster_shard(cfg: DedupConfig, dataset: Path, task: ShardTask) -> ShardOutp
     counts["removed"] = len(removed)
     counts["removed_exact"] = int(pc.sum(same_text.cast(pa.int64())).as_py() or 0)
     counts["removed_near"] = counts["removed"] - counts["removed_exact"]
+    # The books count every document: kept, or decided here to go as an exact or a near duplicate.
+    counts["total"], counts["kept"] = total, total - counts["removed"]
+    counts["dropped_exact_duplicate"] = counts["removed_exact"]
+    counts["dropped_near_duplicate"] = counts["removed_near"]
     return ShardOutput(files=[out], counts=dict(counts), rows={str(out): len(removed)})

@@ -13,8 +13,9 @@ import functools
 import logging
 from pathlib import Path
 
-from webtext.config import DedupConfig, to_dict
+from webtext.config import to_dict
 from webtext.data import Manifest
+from webtext.dedup.config import DedupConfig
 from webtext.docsets import check_columns, expand_inputs, input_identities
 from webtext.runner import Runner, ShardTask, input_identity, run_stage
 
@@ -26,7 +27,8 @@ def run_dedup(cfg: DedupConfig, out: Path, runner: Runner) -> Manifest:
     from webtext.dedup.clusters import cluster_shard
     from webtext.dedup.filter import filter_shard
     from webtext.dedup.minhash import lsh_params
-    from webtext.dedup.signatures import payload_spans, signature_shard, spans_of
+    from webtext.dedup.signatures import signature_shard, spans_of
+    from webtext.dedup.tasks import ComponentsInput, DocsInput, FilterInput, PartitionInput
 
     out = Path(out)
     files = expand_inputs(cfg.inputs)
@@ -38,7 +40,7 @@ def run_dedup(cfg: DedupConfig, out: Path, runner: Runner) -> Manifest:
              total, len(files), bands, band_rows, cfg.threshold, cfg.partitions)
     config = {**to_dict(cfg), "bands": bands, "rows": band_rows}
     inputs = input_identities(files)
-    doc_tasks = [ShardTask(i, f.name, {"path": str(f), "offset": offsets[i], "rows": rows[i]})
+    doc_tasks = [ShardTask(i, f.name, DocsInput(str(f), offsets[i], rows[i]))
                  for i, f in enumerate(files)]
 
     sig_dir = out / "signatures"
@@ -47,7 +49,7 @@ def run_dedup(cfg: DedupConfig, out: Path, runner: Runner) -> Manifest:
         shard_fn=functools.partial(signature_shard, cfg, bands, band_rows, sig_dir), runner=runner,
         side_dirs=["sig", "b[0-9][0-9][0-9][0-9][0-9]"],
     )
-    spans = payload_spans(spans_of(doc_tasks, sig_dir))
+    spans = spans_of(doc_tasks, sig_dir)
     per_partition: dict[int, list[str]] = {p: [] for p in range(cfg.partitions)}
     meta_files = []
     for entry in sig_manifest.files():
@@ -60,7 +62,7 @@ def run_dedup(cfg: DedupConfig, out: Path, runner: Runner) -> Manifest:
     buckets_dir = out / "buckets"
     buckets = run_stage(
         stage="dedup.buckets", dataset=buckets_dir, config=config, inputs=[input_identity(sig_dir)],
-        tasks=[ShardTask(p, f"partition {p:05d}", {"files": fs, "spans": spans}) for p, fs in per_partition.items()],
+        tasks=[ShardTask(p, f"partition {p:05d}", PartitionInput(tuple(fs), spans)) for p, fs in per_partition.items()],
         shard_fn=functools.partial(bucket_shard, cfg, bands, buckets_dir), runner=runner,
     )
 
@@ -69,12 +71,11 @@ def run_dedup(cfg: DedupConfig, out: Path, runner: Runner) -> Manifest:
     run_stage(
         stage="dedup.clusters", dataset=clusters_dir, config=config,
         inputs=[input_identity(sig_dir), input_identity(buckets_dir)],
-        tasks=[ShardTask(0, "components", {"total": total, "pairs": pair_files, "meta": meta_files,
-                                           "spans": spans})],
+        tasks=[ShardTask(0, "components", ComponentsInput(total, tuple(pair_files), tuple(meta_files), spans))],
         shard_fn=functools.partial(cluster_shard, cfg, clusters_dir), runner=runner,
     )
     removals = str(clusters_dir / "part-00000.parquet")
-    filter_tasks = [ShardTask(t.index, t.label, {**t.payload, "removals": removals}) for t in doc_tasks]
+    filter_tasks = [ShardTask(t.index, t.label, FilterInput(t.payload, removals)) for t in doc_tasks]
     return run_stage(
         stage="dedup", dataset=out, config=config, inputs=[*inputs, input_identity(clusters_dir)],
         tasks=filter_tasks, shard_fn=functools.partial(filter_shard, out), runner=runner,

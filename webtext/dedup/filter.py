@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from webtext.data import ParquetStreamWriter, write_parquet
+from webtext.dedup.tasks import FilterInput
 from webtext.errors import ShardError
 from webtext.paths import part_name
 from webtext.runner import ShardOutput, ShardTask
@@ -22,12 +23,13 @@ def duplicates_schema():
                       ("kind", pa.string())])
 
 
-def filter_shard(dataset: Path, task: ShardTask) -> ShardOutput:
+def filter_shard(dataset: Path, task: ShardTask[FilterInput]) -> ShardOutput:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    path, offset, rows = Path(task.payload["path"]), int(task.payload["offset"]), int(task.payload["rows"])
-    removals = pq.read_table(task.payload["removals"], filters=[("gid", ">=", offset), ("gid", "<", offset + rows)])
+    docs = task.payload.docs
+    path, offset, rows = Path(docs.path), docs.offset, docs.rows
+    removals = pq.read_table(task.payload.removals, filters=[("gid", ">=", offset), ("gid", "<", offset + rows)])
     drop = np.zeros(rows, dtype=bool)
     drop[removals["gid"].to_numpy() - offset] = True
     counts: Counter[str] = Counter(documents=rows, removed=len(removals))
@@ -54,4 +56,7 @@ def filter_shard(dataset: Path, task: ShardTask) -> ShardOutput:
         raise ShardError(f"cannot read documents: {exc}", path=str(path)) from exc
     write_parquet(side, removals.select(["id", "duplicate_of", "similarity", "kind"]).cast(duplicates_schema()))
     counts["kept"] = writer.rows
+    counts["total"] = rows
+    counts["dropped_exact_duplicate"] = counts["removed_exact"]
+    counts["dropped_near_duplicate"] = counts["removed_near"]
     return ShardOutput(files=[main, side], counts=dict(counts), rows={str(main): writer.rows, str(side): len(removals)})

@@ -17,15 +17,18 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from webtext.config import DedupConfig
 from webtext.data import ParquetStreamWriter, ParquetWriterSet
+from webtext.dedup.config import DedupConfig
 from webtext.errors import ShardError
 from webtext.paths import atomic_path, part_name
 from webtext.runner import ShardOutput, ShardTask
+
+if TYPE_CHECKING:
+    from webtext.dedup.tasks import DocsInput
 
 log = logging.getLogger(__name__)
 
@@ -105,14 +108,15 @@ def _text_batches(path: Path, batch_rows: int):
         raise ShardError(f"cannot read documents: {exc}", path=str(path)) from exc
 
 
-def signature_shard(cfg: DedupConfig, bands: int, rows: int, dataset: Path, task: ShardTask) -> ShardOutput:
+def signature_shard(cfg: DedupConfig, bands: int, rows: int, dataset: Path, task: ShardTask[DocsInput]) -> ShardOutput:
     """Signatures, metadata and partitioned band records of one docs file."""
     import pyarrow as pa
 
     from webtext.dedup.kernels import band_keys
     from webtext.dedup.minhash import MinHasher
 
-    path, offset, n_rows = Path(task.payload["path"]), int(task.payload["offset"]), int(task.payload["rows"])
+    docs: DocsInput = task.payload
+    path, offset, n_rows = Path(docs.path), docs.offset, docs.rows
     hasher = MinHasher(cfg.num_perm, cfg.seed, cfg.ngram)
     counts: Counter[str] = Counter()
     meta_file = Path(dataset) / part_name(task.index)
@@ -161,14 +165,11 @@ def signature_shard(cfg: DedupConfig, bands: int, rows: int, dataset: Path, task
     except BaseException:
         meta.abort()
         raise
+    # The books: every document gets a signature row; ``band_records`` is the fan-out (bands + 1 each).
+    counts["total"] = counts["kept"] = counts["documents"]
     return ShardOutput(files=[meta_file, npy, *parts.paths()], counts=dict(counts),
                        rows={str(meta_file): meta.rows, **parts.rows()})
 
 
-def spans_of(tasks: list[ShardTask], dataset: Path) -> list[ShardSpan]:
-    return [ShardSpan(int(t.payload["offset"]), int(t.payload["rows"]), str(sig_path(dataset, t.index)))
-            for t in tasks]
-
-
-def payload_spans(spans: list[ShardSpan]) -> list[dict[str, Any]]:
-    return [s.__dict__ for s in spans]
+def spans_of(tasks: list[ShardTask[DocsInput]], dataset: Path) -> tuple[ShardSpan, ...]:
+    return tuple(ShardSpan(t.payload.offset, t.payload.rows, str(sig_path(dataset, t.index))) for t in tasks)

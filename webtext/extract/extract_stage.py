@@ -18,12 +18,14 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from webtext.config import ExtractConfig, to_dict
+from webtext.config import to_dict
 from webtext.data import Manifest, write_parquet
 from webtext.errors import ConfigError, ShardError
+from webtext.extract.config import ExtractConfig
 from webtext.paths import MANIFEST, part_name
 from webtext.runner import Runner, ShardOutput, ShardTask, input_identity, run_stage
 
@@ -112,7 +114,15 @@ def _lineage(crawl: str | None, warc_name: str) -> dict[int, dict[str, Any]]:
     return rows
 
 
-def extract_shard(cfg: ExtractConfig, dataset: Path, task: ShardTask) -> ShardOutput:
+@dataclass(frozen=True)
+class WarcInput:
+    """A task: one WARC file, and the crawl dataset it came from (None: a WARC from elsewhere)."""
+
+    path: str
+    crawl: str | None
+
+
+def extract_shard(cfg: ExtractConfig, dataset: Path, task: ShardTask[WarcInput]) -> ShardOutput:
     """One WARC file -> ``part-NNNNN.parquet`` (docs) and ``dropped/part-NNNNN.parquet``."""
     import pyarrow as pa
     from warcio.archiveiterator import ArchiveIterator
@@ -122,7 +132,7 @@ def extract_shard(cfg: ExtractConfig, dataset: Path, task: ShardTask) -> ShardOu
     from webtext.extract.decode import decode_html, sniff_binary
     from webtext.extract.worker import ExtractSettings, shared_extractor
 
-    path = Path(task.payload["path"])
+    path = Path(task.payload.path)
     rules = cfg.quality_rules()
     counts: Counter[str] = Counter()
     timings: dict[str, float] = {}
@@ -140,7 +150,7 @@ def extract_shard(cfg: ExtractConfig, dataset: Path, task: ShardTask) -> ShardOu
     # side instead of one after another.
     extractor.start()
     preload_language_model()
-    lineage = _lineage(task.payload.get("crawl"), path.name)
+    lineage = _lineage(task.payload.crawl, path.name)
     warm_up = threading.Thread(target=docs_schema().empty_table, name="pyarrow-warm-up", daemon=True)
     warm_up.start()  # after _lineage: pyarrow's lazy pandas import is not made for two threads at once
     restarts_before, waited_before = extractor.restarts, extractor.wait_seconds
@@ -229,7 +239,7 @@ def run_extract(cfg: ExtractConfig, out: Path, runner: Runner) -> Manifest:
     warcs = expand_inputs(cfg.inputs)
     crawls = sorted({c for _, c in warcs if c is not None})
     inputs = [input_identity(c) for c in crawls] + [input_identity(w) for w, c in warcs if c is None]
-    tasks = [ShardTask(i, w.name, {"path": str(w), "crawl": str(c) if c else None}) for i, (w, c) in enumerate(warcs)]
+    tasks = [ShardTask(i, w.name, WarcInput(str(w), str(c) if c else None)) for i, (w, c) in enumerate(warcs)]
     return run_stage(
         stage="extract", dataset=out, config=to_dict(cfg), inputs=inputs, tasks=tasks,
         shard_fn=functools.partial(extract_shard, cfg, out), runner=runner, side_dirs=["dropped"],

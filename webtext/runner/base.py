@@ -1,5 +1,11 @@
 """What a runner runs: a shard task, the output of a shard function, and the shared wrapper
-that turns that output into the shard's stats file (its completion marker)."""
+that checks the shard's books and turns its output into the stats file (its completion marker).
+
+The books: every shard's counts carry ``total`` (rows it read), ``kept`` (rows it wrote on) and
+``dropped_<reason>`` for the rest, with ``total == kept + sum(dropped_*)``. Anything else a stage
+counts goes under other names (``stored``, ``train_documents``, ``pairs``...); where rows fan out
+or in, those named counters say so.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +14,23 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from webtext.data import describe_file
+from webtext.errors import ContractError
 from webtext.paths import atomic_write_bytes, stats_path
+
+P = TypeVar("P")
 
 
 @dataclass(frozen=True)
-class ShardTask:
-    """One unit of work: ``index`` names its output files (``00042``), ``label`` its input."""
+class ShardTask(Generic[P]):
+    """One unit of work: ``index`` names its output files (``00042``), ``label`` its input, ``payload``
+    what the pass needs to know about it (a frozen dataclass of the pass, or None)."""
 
     index: int
     label: str
-    payload: dict[str, Any] = field(default_factory=dict)
+    payload: P = None  # type: ignore[assignment]
 
 
 @dataclass
@@ -36,13 +46,30 @@ class ShardOutput:
 ShardFn = Callable[[ShardTask], ShardOutput]
 
 
-def execute_shard(fn: ShardFn, dataset: Path, fingerprint: str, task: ShardTask) -> dict[str, Any]:
-    """Run ``fn`` on one shard, then write its stats file last (the shard's completion marker).
+def check_books(stage: str, task: ShardTask, counts: dict[str, Any]) -> None:
+    """Raise ``ContractError`` unless ``total == kept + sum(dropped_*)`` (all integers)."""
+    total, kept = counts.get("total"), counts.get("kept")
+    dropped = {k: v for k, v in counts.items() if k.startswith("dropped_")}
+    where = f"{stage or 'stage'}: shard {task.index:05d} ({task.label})"
+    for name, value in (("total", total), ("kept", kept), *dropped.items()):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ContractError(f"{where}: count {name!r} is {value!r}, not an integer (every shard counts "
+                                "total, kept and dropped_<reason>)")
+    assert isinstance(total, int) and isinstance(kept, int)
+    if total != kept + sum(dropped.values()):
+        reasons = ", ".join(f"{k} {v:,}" for k, v in dropped.items()) or "none"
+        raise ContractError(f"{where}: counts do not balance: total {total:,} != kept {kept:,} + dropped "
+                            f"{sum(dropped.values()):,} ({reasons})")
+
+
+def execute_shard(fn: ShardFn, dataset: Path, fingerprint: str, task: ShardTask, stage: str = "") -> dict[str, Any]:
+    """Run ``fn`` on one shard, check its books, then write its stats file last (its completion marker).
 
     Runs wherever the runner puts it (this process or a Ray worker) and returns the stats record.
     """
     start = time.perf_counter()
     out = fn(task)
+    check_books(stage, task, out.counts)
     entries = [asdict(describe_file(dataset, Path(p), out.rows.get(str(p)), out.digests.get(str(p))))
                for p in out.files]
     record = {

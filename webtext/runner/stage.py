@@ -129,7 +129,7 @@ def run_stage(
 
     start = time.perf_counter()
     if todo:
-        fn = functools.partial(execute_shard, shard_fn, dataset, fingerprint)
+        fn = functools.partial(execute_shard, shard_fn, dataset, fingerprint, stage=stage)
         results, failures = runner.run(fn, todo, description=stage)
         if failures:
             raise StageFailedError(stage, failures)

@@ -18,17 +18,19 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import regex
 
-from webtext.config import TokenizeConfig, TrainTokenizerConfig, to_dict
+from webtext.config import to_dict
 from webtext.data import Manifest
 from webtext.docsets import check_columns, expand_inputs, input_identities, text_column_bytes
 from webtext.errors import ShardError
 from webtext.runner import Runner, ShardOutput, ShardTask, run_stage
 from webtext.tokenize.bpe import BpeTokenizer, load_tokenizer, train_bpe
+from webtext.tokenize.config import TokenizeConfig, TrainTokenizerConfig
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +130,14 @@ class SplitBuffer:
         return flat, offsets.astype(np.int32)
 
 
-def encode_shard(cfg: TokenizeConfig, dataset: Path, task: ShardTask) -> ShardOutput:
+@dataclass(frozen=True)
+class FilesInput:
+    """A tokenize task: the docs files grouped into one token shard."""
+
+    paths: tuple[str, ...]
+
+
+def encode_shard(cfg: TokenizeConfig, dataset: Path, task: ShardTask[FilesInput]) -> ShardOutput:
     from webtext.tokenize.shards import write_shard
 
     tok = load_tokenizer(cfg.tokenizer)
@@ -136,7 +145,7 @@ def encode_shard(cfg: TokenizeConfig, dataset: Path, task: ShardTask) -> ShardOu
     counts: Counter[str] = Counter()
     buffers = {"train": SplitBuffer(dtype), "val": SplitBuffer(dtype)}
     checked = False
-    for path in task.payload["paths"]:
+    for path in task.payload.paths:
         for ids, texts, sizes in text_batches(Path(path), cfg.batch_rows, counts):
             counts["documents_in"] += len(ids)
             keep = [i for i, t in enumerate(texts) if t.strip()]
@@ -168,6 +177,10 @@ def encode_shard(cfg: TokenizeConfig, dataset: Path, task: ShardTask) -> ShardOu
         files.append(path)
         rows_of[str(path)] = len(buf.ids)
     counts["engine_tiktoken"] = int(tok._engine == "tiktoken")
+    # The books: documents in -> kept (split into train_documents and val_documents) or dropped empty.
+    counts["total"] = counts["documents_in"]
+    counts["kept"] = counts["train_documents"] + counts["val_documents"]
+    counts["dropped_empty"] = counts["empty_documents"]
     return ShardOutput(files=files, counts=dict(counts), rows=rows_of)
 
 
@@ -196,7 +209,7 @@ def run_tokenize(cfg: TokenizeConfig, out: Path, runner: Runner) -> Manifest:
              len(files), len(groups), tok.source, tok.vocab_size, tok.eot_id, tok.content_hash[:12])
     config = {**to_dict(cfg), "tokenizer_hash": tok.content_hash}
     tasks = [ShardTask(i, g[0].name if len(g) == 1 else f"{g[0].name}..{g[-1].name}",
-                       {"paths": [str(p) for p in g]}) for i, g in enumerate(groups)]
+                       FilesInput(tuple(str(p) for p in g))) for i, g in enumerate(groups)]
     return run_stage(
         stage="tokenize", dataset=Path(out), config=config, inputs=input_identities(files), tasks=tasks,
         shard_fn=functools.partial(encode_shard, cfg, Path(out)), runner=runner, side_dirs=["train", "val"],
@@ -245,13 +258,22 @@ def run_train_tokenizer(cfg: TrainTokenizerConfig, out: Path, runner: Runner | N
         if cfg.threads:
             os.environ["RAYON_NUM_THREADS"] = str(cfg.threads)  # tokenizers reads it (not RAYON_RS_NUM_THREADS)
         texts, expected = sample_texts(files, cfg.sample_bytes)
-        tok: BpeTokenizer = train_bpe(texts, cfg.vocab_size, length=expected)
+        sampled = 0
+
+        def counted() -> Iterator[str]:
+            nonlocal sampled
+            for t in texts:
+                sampled += 1
+                yield t
+
+        tok: BpeTokenizer = train_bpe(counted(), cfg.vocab_size, length=expected)
         if tok.vocab_size < cfg.vocab_size:
             log.warning("the sample only supported %d tokens (asked for %d): train on more text",
                         tok.vocab_size, cfg.vocab_size)
         written = tok.save(Path(out))
-        return ShardOutput(files=written, counts={"vocab_size": tok.vocab_size, "eot_id": tok.eot_id})
+        return ShardOutput(files=written, counts={"vocab_size": tok.vocab_size, "eot_id": tok.eot_id,
+                                                         "total": sampled, "kept": sampled})  # documents trained on
 
     return run_stage(stage="train-tokenizer", dataset=Path(out), config=config, inputs=input_identities(files),
-                     tasks=[ShardTask(0, "train", {})], shard_fn=train, runner=LocalRunner(),
+                     tasks=[ShardTask(0, "train")], shard_fn=train, runner=LocalRunner(),
                      side_dirs=["tokenizer.json", "encoder.json", "vocab.bpe"])

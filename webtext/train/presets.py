@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from webtext.config import TrainConfig
+from webtext.train.config import TrainConfig
 from webtext.train.model import PRESETS, GPTConfig
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from webtext.config import TrainConfig, to_dict
+from webtext.config import to_dict
 from webtext.data import Manifest
 from webtext.errors import FatalError
+from webtext.train.config import TrainConfig
 
 
 def run_train(cfg: TrainConfig, out: Path, runner: object = None) -> Manifest:

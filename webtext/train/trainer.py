@@ -22,8 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from webtext.config import TrainConfig, to_dict
+from webtext.config import to_dict
 from webtext.errors import FatalError
+from webtext.train.config import TrainConfig
 
 log = logging.getLogger(__name__)
 

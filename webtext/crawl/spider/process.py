@@ -14,7 +14,7 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> int:
     from scrapy.crawler import CrawlerProcess
 
-    from webtext.config import CrawlConfig
+    from webtext.crawl.config import CrawlConfig
     from webtext.crawl.spider.settings import crawl_settings
     from webtext.crawl.spider.spider import UrlListSpider
 

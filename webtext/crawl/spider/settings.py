@@ -11,7 +11,7 @@ DEFAULT_USER_AGENT = f"webtext/{__version__} (+https://github.com/webtext-projec
 
 
 def crawl_settings(cfg: Any, warc_path: Path, log_chunks: Path) -> dict[str, Any]:
-    """Settings for a crawl process. ``cfg`` is a ``webtext.config.CrawlConfig``."""
+    """Settings for a crawl process. ``cfg`` is a ``webtext.crawl.config.CrawlConfig``."""
     return {
         "BOT_NAME": "webtext",
         "USER_AGENT": cfg.user_agent or DEFAULT_USER_AGENT,

@@ -49,8 +49,8 @@ Figures 1 and 2 run ``--repeats`` times (default 2), alternated, and the median 
 time other processes used meanwhile is printed (the machines are noisy). Work folders are removed
 afterwards unless ``--keep``.
 
-    python benchmarks/tokenize.py            # 100 MB, ~5 minutes on 2 cores
-    python benchmarks/tokenize.py --quick    # smoke run: 15 MB, 1 repetition
+    python benchmarks/tokenize_bench.py            # 100 MB, ~5 minutes on 2 cores
+    python benchmarks/tokenize_bench.py --quick    # smoke run: 15 MB, 1 repetition
 """
 
 from __future__ import annotations
@@ -300,7 +300,7 @@ def run_stage_cli(corpus: Corpus, args: argparse.Namespace, out: Path, runner: s
 
 
 def run_stage_inprocess(corpus: Corpus, args: argparse.Namespace, out: Path, runner: Any) -> StageRun:
-    from webtext.config import TokenizeConfig
+    from webtext.tokenize.config import TokenizeConfig
     from webtext.tokenize.encode import run_tokenize
 
     cfg = TokenizeConfig(inputs=[str(corpus.folder)], tokenizer=str(args.bpe), shard_tokens=args.shard_tokens)

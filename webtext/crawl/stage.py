@@ -1,0 +1,49 @@
+"""The ``urls`` and ``crawl`` stages as the registry sees them (light: no scrapy, no Ray)."""
+
+from __future__ import annotations
+
+from webtext.crawl.config import CrawlConfig, UrlsConfig
+from webtext.data import Manifest
+from webtext.stage_spec import DemoContext, StageSpec, top_counts
+
+
+def summarise_urls(manifest: Manifest) -> str:
+    s = manifest.stats
+    sub = s.get("submissions", {})
+    return (
+        f"urls: {sub.get('lines', 0):,} lines -> {sub.get('kept_submissions', 0):,} submissions -> "
+        f"{s.get('urls', 0):,} distinct URLs -> {s.get('kept_urls', 0):,} kept "
+        f"(karma drop {s.get('dropped_karma', 0):,}; line drops: {top_counts(sub, 'dropped_', 6) or 'none'})"
+    )
+
+
+def summarise_crawl(manifest: Manifest) -> str:
+    s = manifest.stats
+    return (f"crawl: {s.get('urls', 0):,} URLs -> {s.get('stored', 0):,} pages stored in WARC "
+            f"({s.get('status_200', 0):,} answered 200; errors: {top_counts(s, 'error_', 6) or 'none'})")
+
+
+def demo_urls(ctx: DemoContext) -> UrlsConfig:
+    return UrlsConfig(inputs=[str(ctx.dumps)], created_before="2018-01-01", buckets=4)
+
+
+def demo_crawl(ctx: DemoContext) -> tuple[CrawlConfig, object]:
+    hosts = sorted({u.split("/")[2].split(":")[0] for u in ctx.site.urls()})
+    cfg = CrawlConfig(
+        inputs=[str(ctx.out("urls"))], partitions=2, concurrency=16, delay=0.2, download_timeout=10,
+        allow_network=["127.0.0.0/8"], hosts=hosts, retries=1,
+    )
+    return cfg, ctx.server()  # the demo website is up while the crawl runs
+
+
+URLS = StageSpec(
+    name="urls", config=UrlsConfig, run="webtext.crawl.url_stage:run_urls",
+    help="Reddit submission dumps -> de-duplicated outbound URLs with karma",
+    summarise=summarise_urls, demo=demo_urls,
+)
+
+CRAWL = StageSpec(
+    name="crawl", config=CrawlConfig, run="webtext.crawl.crawl_stage:run_crawl",
+    help="fetch URLs politely and safely with scrapy; WARC + fetch log",
+    summarise=summarise_crawl, demo=demo_crawl,
+)

@@ -1,0 +1,98 @@
+"""What a stage declares about itself: one ``StageSpec`` record in ``webtext/<package>/stage.py``.
+
+The CLI, ``pipelines run`` and the demo read these records from the registry (``webtext.stages``)
+and name no stage themselves. A record is light: its run function is a ``"module:function"``
+string imported only when the stage runs, so listing the stages (``--help``) imports no torch,
+Ray or scrapy.
+
+Every shard's counts follow one rule (checked by ``webtext.runner.base.execute_shard``):
+``total = kept + sum(dropped_<reason>)``. ``summarise_counts`` is the generic summary line built
+from it; a stage whose numbers say more passes its own ``summarise``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from webtext.data import Manifest
+
+#: A stage's run function: (its config, its output folder, the runner or None) -> its manifest.
+RunFn = Callable[[Any, Path, Any], Manifest]
+
+
+@dataclass
+class DemoContext:
+    """What ``webtext-build demo`` hands each stage's ``demo`` hook.
+
+    ``workdir`` holds the sample: ``dumps/`` (Pushshift-format dumps), the loopback website
+    (``site``, a ``webtext.demo.web.DemoSite``; ``server()`` serves it while a stage runs), and
+    ``benchmark`` (``benchmark/demo-quiz.txt``, a test set some pages quote). ``out(name)`` is the
+    folder of stage ``name``'s output; ``results`` the manifests of the stages run so far.
+    """
+
+    workdir: Path
+    site: Any
+    dumps: Path
+    benchmark: Path
+    outs: dict[str, Path] = field(default_factory=dict)
+    results: dict[str, Manifest] = field(default_factory=dict)
+    serve: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext
+
+    def out(self, name: str) -> Path:
+        return self.outs.get(name, self.workdir / name)
+
+    def server(self) -> contextlib.AbstractContextManager[Any]:
+        """The demo website, up for the duration of a ``with`` block."""
+        return self.serve()
+
+
+#: A demo hook: the stage's config for the demo (None: skip it), or (config, a context manager
+#: the stage runs inside, e.g. ``ctx.server()``).
+DemoHook = Callable[[DemoContext], Any]
+
+
+def top_counts(stats: Mapping[str, Any], prefix: str, limit: int | None = None) -> str:
+    """``"reason 12, other 3"``: the non-zero ``<prefix><reason>`` counters, largest first."""
+    found = {k[len(prefix):]: v for k, v in stats.items() if k.startswith(prefix) and isinstance(v, int | float) and v}
+    return ", ".join(f"{k} {v:,}" for k, v in sorted(found.items(), key=lambda kv: -kv[1])[:limit])
+
+
+def summarise_counts(name: str, manifest: Manifest) -> str:
+    """The generic summary line: ``name: total -> kept kept (dropped: reason n, ...)``."""
+    s = manifest.stats
+    return (f"{name}: {s.get('total', 0):,} rows -> {s.get('kept', 0):,} kept "
+            f"(dropped: {top_counts(s, 'dropped_') or 'none'})")
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One stage, as the CLI, the pipeline file and the demo see it."""
+
+    name: str  # the CLI command and the pipelines.yaml key, e.g. "dedup"
+    config: type  # its typed config dataclass (``webtext/<package>/config.py``)
+    run: str  # "module:function"; function(cfg, out: Path, runner) -> Manifest, imported when the stage runs
+    help: str  # one line for ``webtext-build --help``
+    summarise: Callable[[Manifest], str] | None = None  # its one summary line (None: ``summarise_counts``)
+    out_help: str = "output dataset folder"
+    uses_runner: bool = True  # False: the stage launches its own processes (train) and gets runner=None
+    add_commands: Callable[[argparse._SubParsersAction], None] | None = None  # extra subcommands it owns
+    demo: DemoHook | None = None  # its part of ``webtext-build demo`` (None: not in the demo)
+    demo_out: str | None = None  # its folder under the demo's workdir (default: its name)
+    demo_report: Callable[[DemoContext], str] | None = None  # lines printed after the demo's summaries
+
+    def run_function(self) -> RunFn:
+        module, _, name = self.run.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def execute(self, cfg: Any, out: Path, runner: Any) -> Manifest:
+        """Run the stage into ``out`` (``runner`` is dropped for stages that bring their own)."""
+        return self.run_function()(cfg, Path(out), runner if self.uses_runner else None)
+
+    def summary(self, manifest: Manifest) -> str:
+        return self.summarise(manifest) if self.summarise is not None else summarise_counts(self.name, manifest)
