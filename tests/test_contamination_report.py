@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from webtext.contamination.report import write_report
+from webtext.contamination.report import top_examples, write_report
 from webtext.contamination.report_page import html_page, markdown, page
 from webtext.contamination.report_plots import BINS, overlap_counts, overlap_figure, per_example_figure
 
@@ -178,6 +178,19 @@ def test_hostile_urls_ids_and_benchmark_text_cannot_inject_markup():
     assert tree.tables[3][1][5].startswith("</td></tr></table><script>")  # the benchmark text, as text
     assert len(tree.tables) == 4 and md_tables(md) == tree.tables
     assert "<script" not in md and "<img" not in md
+
+
+def test_top_examples_highest_overlap_then_most_found():
+    counts = np.array([10, 20, 5, 0, 40, 20])
+    found = np.array([5, 20, 5, 0, 30, 20])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        overlap = np.where(counts > 0, 100.0 * found / counts, np.nan)
+    texts = [f"t{i}" for i in range(6)]
+    top = top_examples("b", found, counts, overlap, texts, n=4)
+    assert [e["example"] for e in top] == [1, 5, 2, 4]  # 100% (20 found, then index), 100% (5), 75%
+    assert top[0] == {"benchmark": "b", "example": 1, "n_ngrams": 20, "n_found": 20, "overlap_percent": 100.0,
+                      "text": "t1"}
+    assert top_examples("b", np.zeros(6, np.int64), counts, overlap, texts) == []
 
 
 def test_overlap_counts_bins():
