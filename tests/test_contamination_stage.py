@@ -240,7 +240,8 @@ def test_report_files_and_plots(world, exact, bloom):
         assert "own training split" not in md
         page = (out / "report.html").read_text()
         assert page.startswith("<!doctype html>") and "plots/overlap.png" in page and "wikitext2" in page
-        assert "corpus.example" in page  # lineage of the most contaminated documents
+        assert '<a href="http://corpus.example/' in page  # lineage of the most contaminated documents, as links
+        assert page.count("<table>") == 4 and "Most contaminated benchmark examples" in md  # as many tables as md
         assert verify_dataset(out)[1] == []
         assert main(["-q", "verify", str(out)]) == 0
     assert (bloom[0] / "corpus.bloom").is_file() and not (exact[0] / "corpus.bloom").exists()

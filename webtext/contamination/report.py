@@ -1,14 +1,14 @@
 """The contamination report: overlap per benchmark (GPT-2's Table 6 layout), per-example
-overlap, the most contaminated documents, the Bloom filter's own check, written as
-``report.json`` (``benchmarks.<NAME>.overlap_percent`` is the headline figure), ``report.md``
-and ``report.html`` with PNG plots, plus ``examples/NAME.parquet``.
+overlap, the most contaminated documents and benchmark examples, the Bloom filter's own check,
+written as ``report.json`` (``benchmarks.<NAME>.overlap_percent`` is the headline figure),
+``report.md`` and ``report.html`` (the same page: ``report_page``) with PNG plots
+(``report_plots``), plus ``examples/NAME.parquet``.
 
 Overlap % = share of the test set's n-gram *occurrences* whose n-gram occurs in the corpus.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import os
@@ -25,6 +25,8 @@ from webtext.paths import atomic_write_bytes
 from webtext.runner import ShardOutput, ShardTask
 
 log = logging.getLogger(__name__)
+
+TOP_EXAMPLES = 5  # most contaminated examples per benchmark shown in the report (all are in examples/NAME.parquet)
 
 
 def examples_schema():
@@ -99,6 +101,7 @@ def report_task(cfg: ContaminationConfig, out: Path, task: ShardTask[ReportInput
             digests[str(bloom_file)] = bloom_digest
     examples_text = json.loads((out / "ngrams" / "examples.json").read_text())
     results: dict[str, Any] = {}
+    examples_top: list[dict[str, Any]] = []
     for name in names:
         grams = load_grams(out / "ngrams" / f"{name}.npz")
         slots = table.lookup(grams.hashes)
@@ -130,6 +133,7 @@ def report_task(cfg: ContaminationConfig, out: Path, task: ShardTask[ReportInput
         files.append(ex_file)
         entry["per_example_overlap"] = [None if np.isnan(v) else float(v) for v in overlap_ex]
         results[name] = entry
+        examples_top += top_examples(name, per_ex, grams.counts, overlap_ex, examples_text[name])
     save_npz(out / "ngrams" / "doc_freq.npz", doc_freq=doc_freq)
     files.append(out / "ngrams" / "doc_freq.npz")
     hits = _read_hits(out)
@@ -151,6 +155,7 @@ def report_task(cfg: ContaminationConfig, out: Path, task: ShardTask[ReportInput
             "file": str(bloom_file or cfg.bloom),
         }
     report["top_documents"] = _top_documents(hits, cfg.top_documents)
+    report["top_examples"] = examples_top
     files += write_report(out, report)
     slim = {k: ({n: {kk: vv for kk, vv in e.items() if kk != "per_example_overlap"} for n, e in v.items()}
                 if k == "benchmarks" else v) for k, v in report.items()}
@@ -189,135 +194,21 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-# ---------------------------------------------------------------------------------------------
-# Markdown, HTML, plots
-
-
-def _pct(v: float | None) -> str:
-    return "—" if v is None else f"{v:.2f}%"
-
-
-def table6_rows(report: dict[str, Any]) -> list[tuple[str, list[str]]]:
-    """GPT-2's Table 6: a row for the benchmarks' own training splits (when given), one for this corpus."""
-    b = report["benchmarks"]
-    rows = []
-    if any("train_overlap_percent" in e for e in b.values()):
-        rows.append(("own training split", [_pct(e.get("train_overlap_percent")) for e in b.values()]))
-    rows.append(("this corpus", [_pct(e["overlap_percent"]) for e in b.values()]))
-    return rows
-
-
-def plots(out: Path, report: dict[str, Any]) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    written = []
-    names = list(report["benchmarks"])
-    b = report["benchmarks"]
-    fig, ax = plt.subplots(figsize=(max(4, 1.4 * len(names) + 2), 3.2))
-    x = np.arange(len(names))
-    has_train = any("train_overlap_percent" in e for e in b.values())
-    width = 0.38 if has_train else 0.6
-    ax.bar(x - (width / 2 if has_train else 0), [b[n]["overlap_percent"] for n in names], width, label="this corpus")
-    if has_train:
-        ax.bar(x + width / 2, [b[n].get("train_overlap_percent", 0) for n in names], width, label="own training split")
-    ax.set_xticks(x, names)
-    ax.set_ylabel(f"% of test {report['ngram']}-grams found")
-    ax.set_title("Benchmark overlap (GPT-2 Table 6 layout)")
-    ax.legend()
-    fig.tight_layout()
-    path = out / "plots" / "overlap.png"
-    written.append(_save(fig, path))
-    plt.close(fig)
-    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3), squeeze=False)
-    for ax, n in zip(axes[0], names, strict=True):
-        vals = [v for v in b[n]["per_example_overlap"] if v is not None]
-        ax.hist(vals, bins=20, range=(0, 100))
-        ax.set_title(n)
-        ax.set_xlabel("% of the example's n-grams in the corpus")
-        if vals:
-            ax.set_yscale("log")
-    axes[0][0].set_ylabel("examples")
-    fig.tight_layout()
-    written.append(_save(fig, out / "plots" / "per_example_overlap.png"))
-    plt.close(fig)
-    return written
-
-
-def _save(fig, path: Path) -> Path:
-    from webtext.paths import atomic_path
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    return path
-
-
-def markdown(report: dict[str, Any]) -> str:
-    names = list(report["benchmarks"])
-    b = report["benchmarks"]
-    lines = [f"# Benchmark contamination ({report['ngram']}-gram overlap, {report['mode']} mode)", "",
-             f"Normalisation: {report['normalisation']}. Overlap: {report['overlap_definition']}.", "",
-             "| | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-    lines += [f"| {label} | " + " | ".join(vals) + " |" for label, vals in table6_rows(report)]
-    c = report["corpus"]
-    lines += ["", f"Corpus: {c['documents']:,} documents, {c['ngrams']:,} n-grams, {c['text_bytes'] / 1e6:,.1f} MB; "
-              f"{c['contaminated_documents']:,} documents share n-grams with a benchmark.", ""]
-    lines += ["| benchmark | examples | n-grams | found | contaminated examples |", "|---|---|---|---|---|"]
-    lines += [f"| {n} | {b[n]['examples']:,} | {b[n]['ngrams']:,} | {b[n]['found']:,} | "
-              f"{b[n]['contaminated_examples']:,} |" for n in names]
-    if "bloom" in report:
-        bl = report["bloom"]
-        lines += ["", f"Bloom filter: m = {bl['m_bits']:,} bits ({bl['bytes'] / 2**20:.1f} MiB), k = {bl['k']}, "
-                  f"{bl['items']:,} n-grams inserted"
-                  + (f" (sized for {bl['planned_distinct']:,} distinct)" if bl.get("planned_distinct") else "")
-                  + f", false-positive bound {bl['fp_bound']:.2e} "
-                  f"(target {bl['fp_rate_target']:g}); {bl['random_string_hits']} of {bl['random_strings']:,} random "
-                  f"strings reported present. Exact overlap from the scan: "
-                  + ", ".join(f"{n} {_pct(b[n]['exact_overlap_percent'])}" for n in names) + "."]
-    lines += ["", "![overlap](plots/overlap.png)", "", "![per-example overlap](plots/per_example_overlap.png)", "",
-              "## Most contaminated documents", "", "| id | benchmark | n-gram hits | fraction | karma | url |",
-              "|---|---|---|---|---|---|"]
-    lines += [f"| {d['id']} | {d['benchmark']} | {d['n_hits']:,} | {d['fraction']:.3f} | {d['karma']} | "
-              f"{d['url'] or ''} |" for d in report["top_documents"]]
-    lines += ["", "Contaminated benchmark examples (every example with its overlap): `examples/<benchmark>.parquet`; "
-              "per-document hits: `hits/`.", ""]
-    return "\n".join(lines)
-
-
-def html_page(report: dict[str, Any]) -> str:
-    names = list(report["benchmarks"])
-    e = html.escape
-    head = "".join(f"<th>{e(n)}</th>" for n in names)
-    rows = "".join(f"<tr><th>{e(label)}</th>" + "".join(f"<td>{v}</td>" for v in vals) + "</tr>"
-                   for label, vals in table6_rows(report))
-    docs = "".join(
-        f"<tr><td>{e(str(d['id']))}</td><td>{e(d['benchmark'])}</td><td>{d['n_hits']:,}</td>"
-        f"<td>{d['fraction']:.3f}</td><td>{d['karma'] if d['karma'] is not None else ''}</td>"
-        f"<td>{e(d['url'] or '')}</td></tr>" for d in report["top_documents"])
-    bloom = ""
-    if "bloom" in report:
-        bl = report["bloom"]
-        bloom = (f"<p>Bloom filter: m = {bl['m_bits']:,} bits, k = {bl['k']}, FP bound {bl['fp_bound']:.2e}; "
-                 f"{bl['random_string_hits']} of {bl['random_strings']:,} random strings reported present.</p>")
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Benchmark contamination</title>
-<style>body{{font-family:sans-serif;max-width:70em;margin:2em auto}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:right}}td:last-child{{text-align:left}}</style></head>
-<body><h1>Benchmark contamination: {report['ngram']}-gram overlap ({e(report['mode'])} mode)</h1>
-<p>{e(report['normalisation'])}. Overlap: {e(report['overlap_definition'])}.</p>
-<table><tr><th></th>{head}</tr>{rows}</table>{bloom}
-<img src="plots/overlap.png" alt="overlap per benchmark">
-<img src="plots/per_example_overlap.png" alt="per-example overlap">
-<h2>Most contaminated documents</h2>
-<table><tr><th>id</th><th>benchmark</th><th>hits</th><th>fraction</th><th>karma</th><th>url</th></tr>{docs}</table>
-</body></html>
-"""
+def top_examples(name: str, per_ex: np.ndarray, counts: np.ndarray, overlap: np.ndarray, texts: list[str],
+                 n: int = TOP_EXAMPLES) -> list[dict[str, Any]]:
+    """A benchmark's most contaminated examples: highest overlap first, then most n-grams found."""
+    hit = np.flatnonzero(per_ex > 0)
+    order = hit[np.lexsort((hit, -per_ex[hit], -overlap[hit]))][:n]
+    return [{"benchmark": name, "example": int(i), "n_ngrams": int(counts[i]), "n_found": int(per_ex[i]),
+             "overlap_percent": float(overlap[i]), "text": texts[i]} for i in order]
 
 
 def write_report(out: Path, report: dict[str, Any]) -> list[Path]:
+    from webtext.contamination.report_page import html_page, markdown, page
+    from webtext.contamination.report_plots import plots
+
     files = plots(out, report)
-    files.append(_write(out / "report.md", markdown(report)))
-    files.append(_write(out / "report.html", html_page(report)))
+    p = page(report)
+    files.append(_write(out / "report.md", markdown(p)))
+    files.append(_write(out / "report.html", html_page(p)))
     return files
