@@ -112,6 +112,16 @@ def cmd_train(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_memorization(ns: argparse.Namespace) -> int:
+    from webtext.memorization.config import MemorizationConfig
+    from webtext.pipeline import STAGE_FUNCTIONS, summarise
+
+    manifest = STAGE_FUNCTIONS["memorization"](config_from_args(MemorizationConfig, ns), Path(ns.out), None)
+    print(summarise("memorization", manifest))
+    print(f"report: {Path(ns.out) / 'report.html'}")
+    return 0
+
+
 def cmd_export_hf(ns: argparse.Namespace) -> int:
     from webtext.train.export import export_hf
 
@@ -226,6 +236,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_options(p, TrainConfig)
     p.add_argument("--out", required=True, help="run folder: metrics.jsonl, step-N/ checkpoints")
     p.set_defaults(func=cmd_train)
+
+    from webtext.memorization.config import MemorizationConfig
+
+    p = sub.add_parser("memorization", help="generalization vs memorization: clean vs dirty, train vs held-out, "
+                                            "extraction, sample overlap", description=MemorizationConfig.__doc__)
+    add_config_options(p, MemorizationConfig)
+    p.add_argument("--out", required=True, help="report folder")
+    p.set_defaults(func=cmd_memorization)
 
     p = sub.add_parser("export-hf", help="write a checkpoint as a transformers GPT2LMHeadModel folder")
     p.add_argument("checkpoint", help="RUN_DIR (its newest valid checkpoint) or RUN_DIR/step-N")

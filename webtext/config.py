@@ -625,11 +625,15 @@ class TrainConfig:
         return dataclasses.replace(self, data=_under(base, self.data))
 
 
+# Stages whose config lives in their own package (imported here, after the helpers they use).
+from webtext.memorization.config import MemorizationConfig  # noqa: E402
+
 #: Stage name -> its config class, in pipeline order. Later stages register here.
 STAGES: dict[str, type] = {
     "urls": UrlsConfig, "crawl": CrawlConfig, "extract": ExtractConfig, "dedup": DedupConfig,
     "contamination": ContaminationConfig, "decontaminate": DecontaminateConfig,
     "train-tokenizer": TrainTokenizerConfig, "tokenize": TokenizeConfig, "train": TrainConfig,
+    "memorization": MemorizationConfig,
 }
 
 
