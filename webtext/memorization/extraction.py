@@ -31,16 +31,17 @@ def pick(dataset, split: str, want: int, prefix: int, suffix: int, seed: int) ->
     """``want`` documents (seeded, without replacement) of at least ``prefix + suffix`` tokens
     before their ``<|endoftext|>``; fewer if fewer are eligible."""
     need = prefix + suffix
-    where = []  # (shard, row) of eligible documents
+    shards, rows = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]  # (shard, row) of eligible documents
     for s, shard in enumerate(dataset.shards):
-        lengths = np.diff(shard.offsets) - 1  # without the EOT
-        where += [(s, int(i)) for i in np.flatnonzero(lengths >= need)]
+        eligible = np.flatnonzero(np.diff(shard.offsets) - 1 >= need)  # lengths without the EOT
+        shards.append(np.full(len(eligible), s, dtype=np.int64))
+        rows.append(eligible.astype(np.int64))
+    shard_of, row_of = np.concatenate(shards), np.concatenate(rows)
     rng = np.random.default_rng([seed, 0 if split == "train" else 1])
-    take = sorted(rng.choice(len(where), size=min(want, len(where)), replace=False).tolist()) if where else []
+    take = np.sort(rng.choice(len(row_of), size=min(want, len(row_of)), replace=False)) if len(row_of) else []
     ids, lengths, pre, suf = [], [], [], []
     for j in take:
-        s, i = where[j]
-        shard = dataset.shards[s]
+        shard, i = dataset.shards[int(shard_of[j])], int(row_of[j])
         doc = np.asarray(shard.document(i), dtype=np.int64)
         ids.append(shard.ids[i].as_py())
         lengths.append(len(doc) - 1)
@@ -48,7 +49,7 @@ def pick(dataset, split: str, want: int, prefix: int, suffix: int, seed: int) ->
         suf.append(doc[prefix:need])
     empty = np.zeros((0, prefix), np.int64), np.zeros((0, suffix), np.int64)
     return Picked(split, ids, np.asarray(lengths, dtype=np.int64), np.stack(pre) if pre else empty[0],
-                  np.stack(suf) if suf else empty[1], len(where), want)
+                  np.stack(suf) if suf else empty[1], len(row_of), want)
 
 
 def extract(model, picked: Picked, batch: int, device: str) -> np.ndarray:
