@@ -115,16 +115,22 @@ def build(root: Path, steps: int = 120) -> Planted:
 
 
 def score_lines(model, tok, lines: list[str]) -> pa.Table:
-    """Eval's per-example table for a line-based task: each line scored after ``<|endoftext|>``."""
+    """Eval's per-example table for a line-based task: each line's tokens scored after
+    ``<|endoftext|>`` in disjoint windows of the model's context (lm-evaluation-harness's rolling
+    log-likelihood: a window's first token sees only the token before it)."""
     import torch
 
+    block = model.config.block_size
     rows = []
     for i, line in enumerate(lines):
         ids = tok.encode_batch([line])[0]
-        x = torch.tensor([[tok.eot_id, *ids]])
-        with torch.no_grad():
-            logp = torch.log_softmax(model(x[:, :-1]).float(), dim=-1)[0]
-        ll = logp.gather(1, x[0, 1:, None]).sum().item()
+        seq = torch.tensor([tok.eot_id, *ids])
+        ll = 0.0
+        for start in range(0, len(ids), block):
+            inp, tgt = seq[start:start + block], seq[start + 1:start + 1 + block]
+            with torch.no_grad():
+                logp = torch.log_softmax(model(inp[None, :len(tgt)]).float(), dim=-1)[0]
+            ll += logp.gather(1, tgt[:, None]).sum().item()
         rows.append({"example": i, "loglikelihood": ll, "n_tokens": len(ids), "n_words": len(line.split()),
                      "n_bytes": len(line.encode()), "correct": None, "prediction": None})
     schema = pa.schema([("example", pa.int64()), ("loglikelihood", pa.float64()), ("n_tokens", pa.int64()),
