@@ -62,8 +62,10 @@ def _tokenizer(tokens: Path, expected_hash: str | None):
 
 def check_inputs(cfg: MemorizationConfig) -> dict[str, Any]:
     """Everything that can be wrong with the inputs, found before any model runs."""
+    from webtext.errors import VerifyError
     from webtext.memorization.heldout import checkpoints
     from webtext.memorization.inputs import EvalFolder, check_eval_model, contamination_report
+    from webtext.tokenize.shards import TokenDataset
 
     ckpts = checkpoints(Path(cfg.run))
     ev = EvalFolder.open(Path(cfg.eval))
@@ -75,7 +77,21 @@ def check_inputs(cfg: MemorizationConfig) -> dict[str, Any]:
                                            "re-run `webtext-build contamination ... --mode bloom`, or pass --exact to "
                                            "measure sample overlap against an exact n-gram set of the train documents")
     docs = _docs_files(Path(cfg.tokens))
-    return {"checkpoints": ckpts, "eval": ev, "identity": ident, "contamination": crep, "docs": docs}
+    tok_hash = ckpts[max(ckpts)][1].get("tokenizer_hash")
+    try:
+        train = TokenDataset(Path(cfg.tokens), "train", tokenizer_hash=tok_hash)
+        val = TokenDataset(Path(cfg.tokens), "val", tokenizer_hash=tok_hash)
+    except VerifyError as exc:
+        raise ConfigError("tokens", f"{cfg.tokens} is not a usable tokens dataset: {exc}") from exc
+    if not train.shards or not val.shards:
+        raise ConfigError("tokens", f"{cfg.tokens} needs both a train/ and a val/ split: re-run `webtext-build "
+                                    "tokenize` with --val-fraction > 0")
+    context = int(ckpts[max(ckpts)][1]["model_args"].get("block_size", 1024))
+    if cfg.prefix_tokens + cfg.suffix_tokens > context + 1:
+        raise ConfigError("prefix_tokens", f"{cfg.prefix_tokens} + {cfg.suffix_tokens} tokens exceed the model's "
+                                           f"context of {context}")
+    return {"checkpoints": ckpts, "eval": ev, "identity": ident, "contamination": crep, "docs": docs,
+            "train": train, "val": val, "tokenizer": _tokenizer(Path(cfg.tokens), tok_hash)}
 
 
 def run_memorization(cfg: MemorizationConfig, out: Path, runner: object = None) -> Manifest:
@@ -94,18 +110,9 @@ class _Report:
     """The four sections, each a phase writing its table; ``json`` collects report.json."""
 
     def __init__(self, cfg: MemorizationConfig, out: Path, checked: dict[str, Any]) -> None:
-        from webtext.tokenize.shards import TokenDataset
-
         self.cfg, self.out, self.checked = cfg, out, checked
         self.ckpts = checked["checkpoints"]
-        last_record = self.ckpts[max(self.ckpts)][1]
-        tok_hash = last_record.get("tokenizer_hash")
-        self.train = TokenDataset(Path(cfg.tokens), "train", tokenizer_hash=tok_hash)
-        self.val = TokenDataset(Path(cfg.tokens), "val", tokenizer_hash=tok_hash)
-        if not self.train.shards or not self.val.shards:
-            raise ConfigError("tokens", f"{cfg.tokens} needs both a train/ and a val/ split: re-run `webtext-build "
-                                        "tokenize` with --val-fraction > 0")
-        self.tok = _tokenizer(Path(cfg.tokens), tok_hash)
+        self.train, self.val, self.tok = checked["train"], checked["val"], checked["tokenizer"]
         self.files: list[Path] = []
         self.notes: list[str] = []
         self.json: dict[str, Any] = {}
@@ -171,10 +178,6 @@ class _Report:
         from webtext.memorization import extraction as ex
 
         cfg = self.cfg
-        context = self.model.config.block_size
-        if cfg.prefix_tokens + cfg.suffix_tokens > context + 1:
-            raise ConfigError("prefix_tokens", f"{cfg.prefix_tokens} + {cfg.suffix_tokens} tokens exceed the "
-                                               f"model's context of {context}")
         train = ex.pick(self.train, "train", cfg.documents, cfg.prefix_tokens, cfg.suffix_tokens, cfg.seed)
         val = ex.pick(self.val, "val", len(train.ids), cfg.prefix_tokens, cfg.suffix_tokens, cfg.seed)
         if len(train.ids) < cfg.documents:

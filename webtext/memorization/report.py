@@ -49,14 +49,15 @@ def plots(out: Path, rep: dict[str, Any]) -> list[Path]:
     for kind, label in (("sample", "samples"), ("val_document", "val documents")):
         vals = np.sort(pct[(kinds == kind) & ~np.isnan(pct)])
         axes[0].hist(vals, bins=20, range=(0, 100), alpha=0.6, label=label)
-        if len(vals):
-            axes[1].plot(vals, np.arange(1, len(vals) + 1) / len(vals), label=label)
+        if len(vals):  # the empirical CDF as steps from (0, 0)
+            axes[1].step(np.r_[0.0, vals], np.r_[0.0, np.arange(1, len(vals) + 1) / len(vals)], where="post",
+                         label=label)
     axes[0].set_xlabel(f"% of {rep['sample_overlap']['ngram']}-grams in the training corpus")
     axes[0].set_ylabel("texts")
     axes[0].legend()
     axes[1].set_xlabel(f"% of {rep['sample_overlap']['ngram']}-grams in the training corpus")
     axes[1].set_ylabel("cumulative share")
-    axes[1].set_xlim(0, 100)
+    axes[1].set_xlim(-2, 100)
     axes[1].legend()
     fig.suptitle("Samples vs held-out documents: overlap with the training set (GPT-2 Figure 5)")
     fig.tight_layout()
