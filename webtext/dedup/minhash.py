@@ -81,12 +81,27 @@ def shingle_hash(shingle: bytes) -> int:
 
 
 def lsh_params(threshold: float, num_perm: int, weights: tuple[float, float] = (0.5, 0.5)) -> tuple[int, int]:
-    """(bands, rows) for a Jaccard threshold: datasketch's own optimum for the given
-    (false positive, false negative) weights (its default is equal weights)."""
-    from datasketch.lsh import _optimal_param
+    """(bands, rows) for a Jaccard threshold: the (bands, rows) that minimise the weighted sum of
+    the false positive and false negative probability mass (weights: false positive, false
+    negative; datasketch's default is equal weights).
 
-    bands, rows = _optimal_param(threshold, num_perm, *weights)
-    return int(bands), int(rows)
+    Vendored from datasketch's private ``datasketch.lsh._optimal_param`` (MIT License, Copyright
+    (c) 2015 ekzhu) so a datasketch release cannot change or remove it under us;
+    tests/test_dedup_minhash.py checks it still equals datasketch's while datasketch has it.
+    """
+    from scipy.integrate import quad
+
+    fp_weight, fn_weight = weights
+    best, opt = float("inf"), (0, 0)
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+            # P[candidate] = 1 - (1 - s^r)^b; false positives below the threshold, false negatives above.
+            fp = quad(lambda s, b=b, r=r: 1 - (1 - s ** float(r)) ** float(b), 0.0, threshold)[0]
+            fn = quad(lambda s, b=b, r=r: 1 - (1 - (1 - s ** float(r)) ** float(b)), threshold, 1.0)[0]
+            error = fp * fp_weight + fn * fn_weight
+            if error < best:
+                best, opt = error, (b, r)
+    return opt
 
 
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
