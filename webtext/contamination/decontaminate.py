@@ -15,7 +15,6 @@ Everything removed goes to ``removed/``: ``id``, ``reason``, ``benchmarks``, ``r
 from __future__ import annotations
 
 import functools
-import re
 from collections import Counter
 from pathlib import Path
 
@@ -29,8 +28,7 @@ from webtext.docsets import check_columns, expand_inputs, input_identities
 from webtext.errors import ConfigError
 from webtext.paths import part_name
 from webtext.runner import Runner, ShardOutput, ShardTask, input_identity, run_stage
-
-WORD = re.compile(r"[a-z0-9]+")
+from webtext.textforms import GPT2_WORD
 
 
 def removed_schema():
@@ -43,7 +41,7 @@ def removed_schema():
 def word_spans(text: str) -> list[tuple[int, int]]:
     """Character spans (in ``text``) of GPT-2's words, found in ``text.lower()``."""
     lowered = text.lower()
-    spans = [m.span() for m in WORD.finditer(lowered)]
+    spans = [m.span() for m in GPT2_WORD.finditer(lowered)]
     if len(lowered) == len(text):
         return spans
     # Lower-casing changed the length (e.g. 'İ' -> 'i̇'): map positions back to the original.

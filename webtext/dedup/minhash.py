@@ -24,11 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-M64 = (1 << 64) - 1
-FNV_OFFSET = 0xCBF29CE484222325
-FNV_PRIME = 0x100000001B3
-COMBINE_SEED = 0x243F6A8885A308D3
-GOLDEN = 0x9E3779B97F4A7C15
+from webtext.hashing import combine_words, fmix64
+
 EXACT_DIGEST_BYTES = 16
 
 
@@ -55,29 +52,10 @@ def shingles(text: str | None, n: int) -> list[bytes]:
     return [b" ".join(words[i:i + k]) for i in range(len(words) - k + 1)]
 
 
-def _fmix64(h: int) -> int:
-    h ^= h >> 33
-    h = (h * 0xFF51AFD7ED558CCD) & M64
-    h ^= h >> 33
-    h = (h * 0xC4CEB9FE1A85EC53) & M64
-    return h ^ (h >> 33)
-
-
-def _word_hash(word: bytes) -> int:
-    h = FNV_OFFSET
-    for c in word:
-        h = ((h ^ c) * FNV_PRIME) & M64
-    return h
-
-
 def shingle_hash(shingle: bytes) -> int:
     """32-bit hash of one shingle (words separated by single spaces); a datasketch ``hashfunc``."""
     words = shingle.split(b" ")
-    g = COMBINE_SEED
-    for w in words:
-        g = ((g + _word_hash(w)) * GOLDEN) & M64
-    g ^= len(words)
-    return _fmix64(g) >> 32
+    return fmix64(combine_words(words) ^ len(words)) >> 32
 
 
 def lsh_params(threshold: float, num_perm: int, weights: tuple[float, float] = (0.5, 0.5)) -> tuple[int, int]:

@@ -26,10 +26,9 @@ from webtext.data import Manifest, write_parquet
 from webtext.errors import ConfigError, ShardError
 from webtext.paths import MANIFEST, part_name
 from webtext.runner import Runner, ShardOutput, ShardTask, input_identity, run_stage
+from webtext.textforms import HTML_TYPES
 
 log = logging.getLogger(__name__)
-
-HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
 def docs_schema():
