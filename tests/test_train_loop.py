@@ -28,6 +28,7 @@ from train_fixtures import (  # noqa: F401 (fixtures)
     copy_run,
     losses,
     metrics,
+    non_finite_steps,
     same_weights,
     step_dirs,
     tokens_dir,
@@ -255,9 +256,9 @@ def test_resume_from_one_process_on_two(base_run, tmp_path, tokens_dir):
 def nan_run(tokens_dir, tmp_path_factory):
     """Step 3 non-finite (skipped, training goes on), then 5 and 6: two in a row stop it."""
     out = tmp_path_factory.mktemp("nan") / "run"
-    with captured_logs() as records:
-        rc = train(tokens_dir, out, 8, "--inject-nan-steps", "3", "--inject-nan-steps", "5", "--inject-nan-steps",
-                   "6", "--max-skipped-steps", "2", "--checkpoint-every", "1", "--keep-checkpoints", "10")
+    with captured_logs() as records, non_finite_steps({3, 5, 6}):
+        rc = train(tokens_dir, out, 8, "--max-skipped-steps", "2", "--checkpoint-every", "1", "--keep-checkpoints",
+                   "10")
     return out, rc, [r.getMessage() for r in records]
 
 

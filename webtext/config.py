@@ -591,6 +591,8 @@ class TrainConfig:
     checkpoint_every: int = opt(0, "checkpoint every N steps (the last step always is); 0: only the last")
     keep_checkpoints: int = opt(2, "newest checkpoints kept (>= 2)")
     resume: bool = opt(False, "continue from the newest valid checkpoint in --out (any --nproc)")
+    resume_changed: bool = opt(False, "with --resume: continue even if the data or the training settings changed "
+                                      "since the checkpoint (its fingerprint differs)")
     nproc: int = opt(1, "local processes (torchrun semantics); torchrun/Ray Train set their own")
     launcher: Literal["local", "ray"] = opt("local", "local: spawn --nproc processes here; ray: Ray Train's "
                                                      "TorchTrainer with --nproc workers on the cluster")
