@@ -24,8 +24,9 @@ from webtext.config import DecontaminateConfig, to_dict
 from webtext.contamination.ngrams import hash_texts
 from webtext.contamination.table import NgramTable
 from webtext.data import Manifest, ParquetStreamWriter, read_parquet, write_parquet
-from webtext.docsets import check_columns, expand_inputs, input_identities
+from webtext.docsets import check_columns, input_identities
 from webtext.errors import ConfigError
+from webtext.inputs import parquet_files
 from webtext.paths import part_name
 from webtext.runner import Runner, ShardOutput, ShardTask, input_identity, run_stage
 from webtext.textforms import GPT2_WORD
@@ -154,7 +155,7 @@ def run_decontaminate(cfg: DecontaminateConfig, out: Path, runner: Runner) -> Ma
     scan = Manifest.read(report / "hits")
     if scan is None:
         raise ConfigError("report", f"{report}/hits has no manifest: the contamination run did not finish")
-    files = expand_inputs(cfg.inputs)
+    files = parquet_files(cfg.inputs)
     check_columns(files)
     scanned = {str(Path(p).resolve()): i for i, p in enumerate(scan.config.get("files", []))}
     tasks = []

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from webtext.config import DedupConfig, to_dict
 from webtext.data import Manifest
-from webtext.docsets import check_columns, expand_inputs, input_identities
+from webtext.docsets import check_columns, input_identities
+from webtext.inputs import parquet_files
 from webtext.runner import Runner, ShardTask, input_identity, run_stage
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ def run_dedup(cfg: DedupConfig, out: Path, runner: Runner) -> Manifest:
     from webtext.dedup.signatures import payload_spans, signature_shard, spans_of
 
     out = Path(out)
-    files = expand_inputs(cfg.inputs)
+    files = parquet_files(cfg.inputs)
     rows = check_columns(files)
     offsets = [sum(rows[:i]) for i in range(len(rows))]
     total = sum(rows)
