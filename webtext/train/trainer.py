@@ -217,7 +217,7 @@ class Trainer:
                                             f"run's ({self.model_cfg.to_dict()}): use another --out or the same model "
                                             "settings")
             changed = changes(rec["identity"], self.identity) if "identity" in rec else []
-            if changed and not getattr(cfg, "resume_changed", False):
+            if changed and not cfg.resume_changed:
                 raise ConfigError("resume", f"{path} was trained with other data or settings: {'; '.join(changed)}. "
                                             "Use another --out to start afresh, or --resume-changed to continue "
                                             "from those weights anyway")
