@@ -403,11 +403,11 @@ def parse_lsh(value: str) -> tuple[int, int]:
 
 
 def default_lsh() -> tuple[int, int]:
-    """datasketch's optimal (bands, rows) for the threshold with equal false positive/negative weights."""
-    from datasketch.lsh import _optimal_param
+    """datasketch's optimal (bands, rows) for the threshold with equal false positive/negative weights
+    (our vendored copy of its optimiser; tests/test_dedup_minhash.py checks they agree)."""
+    from webtext.dedup.minhash import lsh_params
 
-    b, r = _optimal_param(THRESHOLD, NUM_PERM, 0.5, 0.5)
-    return int(b), int(r)
+    return lsh_params(THRESHOLD, NUM_PERM)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -92,22 +92,26 @@ def write_corpus(root: Path, background: int = 24, planted: int = 2, repeats: in
 
 def build(root: Path, steps: int = 120) -> Planted:
     """Corpus -> tokenizer -> tokens -> run (2 checkpoints) -> contamination (bloom) -> eval folder."""
-    from webtext.config import ContaminationConfig, TokenizeConfig, TrainConfig, TrainTokenizerConfig
-    from webtext.pipeline import STAGE_FUNCTIONS
+    from webtext.contamination.config import ContaminationConfig
     from webtext.runner import LocalRunner
+    from webtext.stages import registry
+    from webtext.tokenize.config import TokenizeConfig, TrainTokenizerConfig
+    from webtext.train.config import TrainConfig
+
+    stages = registry()
 
     p = write_corpus(root)
     runner = LocalRunner()
     docs = [str(p.docs)]
-    STAGE_FUNCTIONS["train-tokenizer"](TrainTokenizerConfig(inputs=docs, vocab_size=400, threads=1), root / "tok",
+    stages["train-tokenizer"].execute(TrainTokenizerConfig(inputs=docs, vocab_size=400, threads=1), root / "tok",
                                        runner)
-    STAGE_FUNCTIONS["tokenize"](TokenizeConfig(inputs=docs, tokenizer=str(root / "tok"), val_fraction=VAL_FRACTION),
+    stages["tokenize"].execute(TokenizeConfig(inputs=docs, tokenizer=str(root / "tok"), val_fraction=VAL_FRACTION),
                                 root / "tokens", runner)
-    STAGE_FUNCTIONS["train"](TrainConfig(data=str(root / "tokens"), preset="tiny", max_steps=steps,
+    stages["train"].execute(TrainConfig(data=str(root / "tokens"), preset="tiny", max_steps=steps,
                                          batch_size=16, seq_len=64, seed=3, device="cpu", checkpoint_every=steps // 2,
                                          lr=1e-2, warmup_steps=5, lr_decay_steps=10 * steps, log_every=1000),
                              root / "run", runner)
-    STAGE_FUNCTIONS["contamination"](ContaminationConfig(inputs=docs, benchmarks=[f"quiz={p.benchmark}"],
+    stages["contamination"].execute(ContaminationConfig(inputs=docs, benchmarks=[f"quiz={p.benchmark}"],
                                                          mode="bloom", random_check=1000), root / "contamination",
                                      runner)
     write_eval(root / "run", root / "tok", p.benchmark, root / "eval")

@@ -3,6 +3,7 @@ band split (datasketch's parameters and candidates) and the union-find kernels."
 
 from __future__ import annotations
 
+import importlib
 import random
 from collections import defaultdict
 from itertools import combinations
@@ -11,7 +12,6 @@ import numpy as np
 import pytest
 from conftest import shared_data
 from datasketch import MinHash, MinHashLSH
-from datasketch.lsh import _optimal_param
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -173,11 +173,21 @@ def test_different_texts_have_different_exact_hashes():
 # LSH: datasketch's parameters, the same candidates as MinHashLSH
 
 
+# lsh_params is a vendored copy of datasketch's private optimiser: compared while datasketch has it.
+_optimal_param = getattr(importlib.import_module("datasketch.lsh"), "_optimal_param", None)
+
+
+@pytest.mark.skipif(_optimal_param is None, reason="datasketch.lsh._optimal_param is gone; the vendored copy stands")
+@pytest.mark.parametrize("weights", [(0.5, 0.5), (0.1, 0.9), (0.9, 0.1), (0.3, 0.7)])
+@pytest.mark.parametrize("num_perm", [16, 64, 128, 256])
+@pytest.mark.parametrize("threshold", [0.3, 0.5, 0.7, 0.8, 0.9, 0.95])
+def test_vendored_lsh_params_equal_datasketchs_private_optimiser(threshold, num_perm, weights):
+    assert lsh_params(threshold, num_perm, weights) == tuple(_optimal_param(threshold, num_perm, *weights))
+
+
 @pytest.mark.parametrize("num_perm", [16, 64, 128, 256])
 @pytest.mark.parametrize("threshold", [0.5, 0.7, 0.8, 0.9, 0.95])
 def test_lsh_params_are_datasketchs(threshold, num_perm):
-    assert lsh_params(threshold, num_perm) == tuple(_optimal_param(threshold, num_perm, 0.5, 0.5))
-    assert lsh_params(threshold, num_perm, (0.1, 0.9)) == tuple(_optimal_param(threshold, num_perm, 0.1, 0.9))
     bands, rows = lsh_params(threshold, num_perm)
     assert bands * rows <= num_perm
     if bands >= 2:  # MinHashLSH refuses a single band

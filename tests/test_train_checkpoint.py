@@ -150,10 +150,9 @@ def test_resume_falls_back_from_a_corrupt_checkpoint(base_run, tokens_dir, tmp_p
 
 
 def test_resume_without_a_valid_checkpoint_starts_metrics_afresh(base_run, tokens_dir, tmp_path):
-    """BUG (fails): killed before its first checkpoint completed, a run has metrics rows but no
-    checkpoint; --resume starts from step 0 yet keeps the old rows (trainer.py, train_process:
-    _truncate_metrics runs only when a checkpoint is found, lines 125-144), so metrics.jsonl holds
-    steps 1, 2, 1, 2, 3 (the same happens after a kill -9 before the first checkpoint)."""
+    """Killed before its first checkpoint completed, a run has metrics rows but no checkpoint:
+    --resume starts from step 0 and must drop the old rows (Trainer.resume), not hold steps
+    1, 2, 1, 2, 3 (the same as after a kill -9 before the first checkpoint)."""
     run = tmp_path / "run"
     run.mkdir()
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in metrics(base_run)[:2]))

@@ -28,6 +28,7 @@ from train_fixtures import (  # noqa: F401 (fixtures)
     copy_run,
     losses,
     metrics,
+    non_finite_steps,
     same_weights,
     step_dirs,
     tokens_dir,
@@ -258,9 +259,9 @@ def test_resume_from_one_process_on_two(base_run, tmp_path, tokens_dir):
 def nan_run(tokens_dir, tmp_path_factory):
     """Step 3 non-finite (skipped, training goes on), then 5 and 6: two in a row stop it."""
     out = tmp_path_factory.mktemp("nan") / "run"
-    with captured_logs() as records:
-        rc = train(tokens_dir, out, 8, "--inject-nan-steps", "3", "--inject-nan-steps", "5", "--inject-nan-steps",
-                   "6", "--max-skipped-steps", "2", "--checkpoint-every", "1", "--keep-checkpoints", "10")
+    with captured_logs() as records, non_finite_steps({3, 5, 6}):
+        rc = train(tokens_dir, out, 8, "--max-skipped-steps", "2", "--checkpoint-every", "1", "--keep-checkpoints",
+                   "10")
     return out, rc, [r.getMessage() for r in records]
 
 
@@ -313,9 +314,9 @@ def test_micro_batch_that_does_not_divide_is_a_config_error(tokens_dir, tmp_path
 
 
 def test_config_error_leaves_no_process_group(tokens_dir, tmp_path):
-    """BUG (fails): train_process raises ConfigError after init_process_group and never destroys
-    the group, so an in-process caller (CLI tests, the pipeline, a Ray worker) keeps a stale one
-    that the next train_process silently reuses (trainer.py: init at line 93, resolved() raises at 103)."""
+    """A ConfigError raised after the process group was made (Trainer.build_data resolves the batch)
+    must not leave the group behind (Trainer.close), or an in-process caller (CLI tests, the
+    pipeline, a Ray worker) keeps a stale one that the next run silently reuses."""
     try:
         assert train(tokens_dir, tmp_path / "run", 2, "--micro-batch-size", "3") == 2
         assert not dist.is_initialized()
@@ -325,10 +326,8 @@ def test_config_error_leaves_no_process_group(tokens_dir, tmp_path):
 
 
 def test_batch_that_does_not_divide_over_processes_is_a_config_error(tokens_dir, tmp_path, capfd):
-    """BUG (fails): with --nproc 2 the check runs inside each spawned rank, which dies with a
-    traceback; the parent reports 'FatalError: training stopped with status 1' (exit 1), not a
-    configuration error (exit 2) before starting any process (trainer.py launch, line 264, spawns
-    first; presets.resolved runs only in the ranks)."""
+    """With --nproc 2 the batch check runs before any process starts (launch.check_config): a
+    configuration error (exit 2), not ranks dying with a traceback and 'FatalError' (exit 1)."""
     rc = train(tokens_dir, tmp_path / "run", 2, "--nproc", "2", "--batch-size", "7")
     err = capfd.readouterr().err
     assert rc == 2, err[-2000:]

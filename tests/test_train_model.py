@@ -69,6 +69,27 @@ def test_head_is_tied_to_the_token_embedding():
     assert torch.all(model.lm_head.weight[3] == 0.5)
 
 
+@pytest.mark.parametrize("cfg", [small(), small(n_layer=3, vocab_size=500, pad_vocab_to=64), PRESETS["tiny"]])
+def test_meta_model_initialised_from_a_seeded_generator_equals_the_eager_model(cfg):
+    """The trainer builds GPT on the meta device and copies in ``initial_values`` after sharding:
+    the weights (and the RNG left behind) must be those of ``GPT(cfg)`` after ``torch.manual_seed``."""
+    torch.manual_seed(11)
+    eager = GPT(cfg)
+    rng_after = torch.get_rng_state()
+    with torch.device("meta"):
+        model = GPT(cfg)
+    model.to_empty(device="cpu")
+    model.lm_head.weight = model.transformer.wte.weight  # to_empty unties a plain module (FSDP keeps it)
+    generator = torch.Generator().manual_seed(11)
+    with torch.no_grad():
+        for module, name, value in model.initial_values(generator):
+            getattr(module, name).copy_(value)
+    got, want = model.state_dict(), eager.state_dict()
+    assert got.keys() == want.keys()
+    assert all(torch.equal(got[k], want[k]) for k in want)
+    assert torch.equal(generator.get_state(), rng_after)
+
+
 def test_init_std_and_residual_scaling():
     torch.manual_seed(0)
     n_layer = 4

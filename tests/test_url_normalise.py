@@ -166,7 +166,7 @@ def test_user_blocklist_replaces_the_shipped_one(tmp_path):
 
 
 def _reference(f: UrlFilter, raw: str):
-    """The documented rules composed one by one: what UrlFilter's fast path must reproduce."""
+    """The documented rules composed one by one: what UrlFilter must reproduce."""
     from webtext.crawl.urls import host_suffixes, is_wikipedia
 
     try:
@@ -198,7 +198,7 @@ _simple_urls = st.builds(
 
 @settings(max_examples=500, deadline=None)
 @given(_simple_urls | urls())
-def test_filter_fast_path_matches_the_rules(raw):
+def test_filter_matches_the_rules(raw):
     try:
         got = _FILTER(raw)
     except UrlRejected as exc:

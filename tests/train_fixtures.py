@@ -114,6 +114,24 @@ def captured_logs(name: str = "webtext") -> Iterator[list[logging.LogRecord]]:
         logger.removeHandler(handler)
 
 
+@contextmanager
+def non_finite_steps(steps: set[int]) -> Iterator[None]:
+    """In-process training makes the loss of these (1-based) optimizer steps non-finite: a patch of
+    ``Trainer.loss``, the one place a micro-batch's loss is computed (not a production setting)."""
+    from unittest import mock
+
+    from webtext.train.trainer import Trainer
+
+    real = Trainer.loss
+
+    def loss(self: Trainer, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        value = real(self, x, y)
+        return value * float("nan") if self.step + 1 in steps else value
+
+    with mock.patch.object(Trainer, "loss", loss):
+        yield
+
+
 # Test modules import these two fixtures; pytest then defines them once per module, so the work is
 # cached here to happen once per session.
 _CACHE: dict[str, Path] = {}

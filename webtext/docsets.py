@@ -1,31 +1,13 @@
 """Document tables as later stages take them: a docs dataset, or any Parquet files with ``id``
-and ``text`` (other columns optional), listed and checked before any work starts."""
+and ``text`` (other columns optional), checked before any work starts (webtext.inputs lists them)."""
 
 from __future__ import annotations
 
-import glob
 from collections.abc import Sequence
 from pathlib import Path
 
 from webtext.errors import ConfigError
 from webtext.paths import MANIFEST
-
-
-def expand_inputs(inputs: list[str]) -> list[Path]:
-    """Docs Parquet files: a dataset's (or folder's) top-level ``*.parquet``, or files/globs."""
-    found: list[Path] = []
-    for i, item in enumerate(inputs):
-        p = Path(item)
-        if p.is_dir():
-            files = sorted(p.glob("*.parquet"))
-        elif p.is_file():
-            files = [p]
-        else:
-            files = sorted(Path(f) for f in glob.glob(item) if f.endswith(".parquet"))
-        if not files:
-            raise ConfigError(f"inputs[{i}]", f"no Parquet files at {item}")
-        found.extend(files)
-    return list(dict.fromkeys(f.resolve() for f in found))
 
 
 def check_columns(

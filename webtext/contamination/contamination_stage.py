@@ -19,8 +19,9 @@ from webtext.contamination.config import ContaminationConfig
 from webtext.contamination.table import benchmark_ngrams, build_table, digest, save_npz
 from webtext.contamination.tasks import ReportInput, ScanInput, SliceInput
 from webtext.data import Manifest
-from webtext.docsets import check_columns, expand_inputs, input_identities
+from webtext.docsets import check_columns, input_identities
 from webtext.errors import ConfigError
+from webtext.inputs import parquet_files
 from webtext.runner import Runner, ShardTask, input_identity, run_stage
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ def run_contamination(cfg: ContaminationConfig, out: Path, runner: Runner) -> Ma
     if cfg.bloom and Path(cfg.bloom).resolve().parent == out.resolve():
         raise ConfigError("bloom", f"{cfg.bloom} lies in --out {out}, whose report this run replaces: "
                                    "copy it elsewhere first")
-    files = expand_inputs(cfg.inputs)
+    files = parquet_files(cfg.inputs)
     rows = check_columns(files)
     offsets = [sum(rows[:i]) for i in range(len(rows))]
     key, names, train_names = _prepare_ngrams(cfg, out)

@@ -15,7 +15,6 @@ Everything removed goes to ``removed/``: ``id``, ``reason``, ``benchmarks``, ``r
 from __future__ import annotations
 
 import functools
-import re
 from collections import Counter
 from pathlib import Path
 
@@ -27,12 +26,12 @@ from webtext.contamination.ngrams import hash_texts
 from webtext.contamination.table import NgramTable
 from webtext.contamination.tasks import DecontaminateInput
 from webtext.data import Manifest, ParquetStreamWriter, read_parquet, write_parquet
-from webtext.docsets import check_columns, expand_inputs, input_identities
+from webtext.docsets import check_columns, input_identities
 from webtext.errors import ConfigError
+from webtext.inputs import parquet_files
 from webtext.paths import part_name
 from webtext.runner import Runner, ShardOutput, ShardTask, input_identity, run_stage
-
-WORD = re.compile(r"[a-z0-9]+")
+from webtext.textforms import GPT2_WORD
 
 
 def removed_schema():
@@ -45,7 +44,7 @@ def removed_schema():
 def word_spans(text: str) -> list[tuple[int, int]]:
     """Character spans (in ``text``) of GPT-2's words, found in ``text.lower()``."""
     lowered = text.lower()
-    spans = [m.span() for m in WORD.finditer(lowered)]
+    spans = [m.span() for m in GPT2_WORD.finditer(lowered)]
     if len(lowered) == len(text):
         return spans
     # Lower-casing changed the length (e.g. 'İ' -> 'i̇'): map positions back to the original.
@@ -159,7 +158,7 @@ def run_decontaminate(cfg: DecontaminateConfig, out: Path, runner: Runner) -> Ma
     scan = Manifest.read(report / "hits")
     if scan is None:
         raise ConfigError("report", f"{report}/hits has no manifest: the contamination run did not finish")
-    files = expand_inputs(cfg.inputs)
+    files = parquet_files(cfg.inputs)
     check_columns(files)
     scanned = {str(Path(p).resolve()): i for i, p in enumerate(scan.config.get("files", []))}
     tasks = []

@@ -9,21 +9,19 @@ identified by a 64-bit hash: FNV-1a per word, words combined in order, MurmurHas
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from webtext.dedup.minhash import COMBINE_SEED, GOLDEN, M64, _fmix64, _word_hash
+from webtext.hashing import combine_words, fmix64
 from webtext.strings import string_buffers
-
-WORD = re.compile(r"[a-z0-9]+")
+from webtext.textforms import GPT2_WORD
 
 
 def gpt2_words(text: str) -> list[str]:
     """GPT-2's normalised words of a text."""
-    return WORD.findall(text.lower())
+    return GPT2_WORD.findall(text.lower())
 
 
 def ngram_strings(text: str, n: int) -> list[str]:
@@ -35,10 +33,7 @@ def ngram_strings(text: str, n: int) -> list[str]:
 def ngram_hash(gram: str) -> int:
     """64-bit hash of one normalised n-gram (words separated by single spaces)."""
     words = gram.split(" ")
-    g = COMBINE_SEED
-    for w in words:
-        g = ((g + _word_hash(w.encode())) * GOLDEN) & M64
-    return _fmix64(g ^ len(words))
+    return fmix64(combine_words([w.encode() for w in words]) ^ len(words))
 
 
 def text_bytes(texts: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,4 @@
-"""URL filtering of a whole Arrow column at once: the vectorised twin of ``UrlFilter``'s fast path.
+"""URL filtering of a whole Arrow column at once: the one fast path of ``UrlFilter`` (the reference).
 
 Most submission URLs are plain ASCII already close to normal form (no escapes, port, credentials
 or dot segments). For those, every step of ``webtext.crawl.urls`` is done with Arrow's compute
@@ -24,7 +24,6 @@ from webtext.strings import string_buffers
 if TYPE_CHECKING:
     import pyarrow as pa
 
-#: ``FAST_PATTERN`` with named groups, for RE2 (whose ``$`` is Python's ``\Z``).
 _MEMO_MAX = 200_000
 
 
@@ -89,7 +88,7 @@ def _byte_class(chars: bytes) -> np.ndarray:
 
 
 _ALNUM = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-_LABEL = _byte_class(_ALNUM + b"_-")  # FAST_PATTERN's host label characters
+_LABEL = _byte_class(_ALNUM + b"_-")  # a plain URL's host label characters
 _PATH = _byte_class(_ALNUM + b"-._~!$&'()*+,;=:@/")  # ... its path characters (and query, without "?")
 
 
@@ -120,7 +119,10 @@ def _put_unescaped(out: np.ndarray, at: int, data: np.ndarray, start: int, stop:
 @njit(cache=True, nogil=True)
 def _parse_plain(offsets: np.ndarray, data: np.ndarray, short: np.ndarray, label: np.ndarray,
                  path_chars: np.ndarray):  # pragma: no cover
-    """FAST_PATTERN over each string, without backtracking; for the rows that match (``ok``):
+    """Plain URLs, recognised without backtracking: ``http(s)://`` in any case, host labels of
+    ``[A-Za-z0-9_-]`` joined by dots, an optional path and query of characters that need no
+    escaping (no ``%``, port, credentials or dot segments), an optional fragment; other rows go to
+    ``UrlFilter``. For the rows that match (``ok``):
     ``scheme://host[:port]path`` lower-cased where URLs are case-insensitive, the host, the
     domain, the query and the lower-cased extension of the last path segment, as (offsets, bytes)
     columns. ``&amp;`` is unescaped in path and query (the only parts whose characters it uses,

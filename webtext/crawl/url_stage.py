@@ -14,7 +14,6 @@ Two passes, each a dataset under the runner's contract:
 
 from __future__ import annotations
 
-import glob
 import logging
 import time
 from collections import Counter
@@ -29,7 +28,8 @@ from webtext.crawl.streams import COMPRESSIONS
 from webtext.crawl.url_columns import crc32_column, filter_url_column
 from webtext.crawl.urls import Blocklist, UrlFilter
 from webtext.data import Manifest, ParquetStreamWriter, ParquetWriterSet
-from webtext.errors import ConfigError, ShardError
+from webtext.errors import ShardError
+from webtext.inputs import dump_files
 from webtext.paths import part_name
 from webtext.runner import Runner, ShardOutput, ShardTask, input_identity, run_stage
 
@@ -88,27 +88,6 @@ def is_supported_input(path: Path) -> bool:
     if name.startswith(".") or not path.is_file():
         return False
     return path.suffix.lower() in COMPRESSIONS or name.endswith(PLAIN_SUFFIXES)
-
-
-def expand_inputs(inputs: list[str]) -> list[Path]:
-    """Files named by ``inputs``: files as given, folders as their supported files, globs."""
-    files: list[Path] = []
-    for i, item in enumerate(inputs):
-        p = Path(item)
-        if p.is_dir():
-            found = sorted(f for f in p.iterdir() if is_supported_input(f))
-            if not found:
-                raise ConfigError(f"inputs[{i}]", f"no supported input files in folder {p}")
-            files.extend(found)
-        elif p.is_file():
-            files.append(p)
-        else:
-            matched = sorted(Path(m) for m in glob.glob(item) if Path(m).is_file())
-            if not matched:
-                raise ConfigError(f"inputs[{i}]", f"input not found: {item}")
-            files.extend(matched)
-    unique = list(dict.fromkeys(f.resolve() for f in files))
-    return unique
 
 
 def _read_lines_set(path: str | None) -> frozenset[str]:
@@ -398,7 +377,7 @@ def run_urls(cfg: UrlsConfig, out: Path, runner: Runner) -> Manifest:
     import functools
 
     out = Path(out)
-    files = expand_inputs(cfg.inputs)
+    files = dump_files(cfg.inputs, is_supported_input)
     config = resolved_config(cfg)
     buckets_dir = out / "buckets"
     log.info("urls: %d input file(s), %d buckets", len(files), cfg.buckets)

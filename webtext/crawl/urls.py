@@ -256,19 +256,16 @@ def path_extension(url: str) -> str:
     return last.rsplit(".", 1)[1].lower()
 
 
-#: URLs already close to normal form (plain ASCII, no escapes, no port, no credentials) take a
-#: fast path with the same result as ``normalise_url``; anything else takes the general one.
-FAST_PATTERN = (
-    r"([hH][tT][tT][pP][sS]?)://([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)"
-    r"(/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*)?(?:\?([A-Za-z0-9\-._~!$&'()*+,;=:@/]*))?(?:#[^\x00-\x1f\x7f]*)?"
-)
-_FAST = re.compile(FAST_PATTERN + r"\Z")
 _HOST_CACHE_MAX = 200_000
 
 
 @dataclass(frozen=True)
 class UrlFilter:
-    """Normalise a raw URL and apply the URL-level filters; returns (url, domain) or raises."""
+    """Normalise a raw URL and apply the URL-level filters; returns (url, domain) or raises.
+
+    The reference, one URL at a time. Its one fast path is ``webtext.crawl.url_columns``, which
+    does the same for a whole Arrow column (and sends what it cannot take back here).
+    """
 
     max_length: int
     domains: Blocklist | None
@@ -277,9 +274,6 @@ class UrlFilter:
     _hosts: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)
 
     def __call__(self, raw: str) -> tuple[str, str]:
-        fast = self._fast(raw)
-        if fast is not None:
-            return fast
         url = normalise_url(raw, self.max_length)
         host = url_host(url)
         self._check_host(host)
@@ -308,30 +302,3 @@ class UrlFilter:
     def _check_extension(self, ext: str) -> None:
         if ext and self.extensions is not None and ext in self.extensions:
             raise UrlRejected("extension_blocklist")
-
-    def _fast(self, raw: str) -> tuple[str, str] | None:
-        """``__call__`` for URLs that are nearly normal already; None means "take the general path"."""
-        if len(raw) > self.max_length:
-            return None
-        text = raw
-        while "&amp;" in text:
-            text = text.replace("&amp;", "&")
-        m = _FAST.match(text)
-        if m is None:
-            return None
-        scheme, host, path, query = m.groups()
-        if path is None:
-            path = "/"
-        elif "/." in path:  # possible dot segments: the general path removes them
-            return None
-        if len(host) > 253:
-            return None
-        host = host.lower()
-        self._check_host(host)
-        last = path[path.rfind("/") + 1 :]
-        if "." in last:
-            self._check_extension(last[last.rfind(".") + 1 :].lower())
-        if query:
-            query = _normalise_query(query)
-        url = f"{scheme.lower()}://{host}{path}?{query}" if query else f"{scheme.lower()}://{host}{path}"
-        return url, domain_of(host)

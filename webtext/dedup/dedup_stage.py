@@ -16,7 +16,8 @@ from pathlib import Path
 from webtext.config import to_dict
 from webtext.data import Manifest
 from webtext.dedup.config import DedupConfig
-from webtext.docsets import check_columns, expand_inputs, input_identities
+from webtext.docsets import check_columns, input_identities
+from webtext.inputs import parquet_files
 from webtext.runner import Runner, ShardTask, input_identity, run_stage
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ def run_dedup(cfg: DedupConfig, out: Path, runner: Runner) -> Manifest:
     from webtext.dedup.tasks import ComponentsInput, DocsInput, FilterInput, PartitionInput
 
     out = Path(out)
-    files = expand_inputs(cfg.inputs)
+    files = parquet_files(cfg.inputs)
     rows = check_columns(files)
     offsets = [sum(rows[:i]) for i in range(len(rows))]
     total = sum(rows)

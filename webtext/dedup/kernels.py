@@ -12,12 +12,17 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from webtext import hashing
+
 U64 = np.uint64
 U32 = np.uint32
-FNV_OFFSET = U64(0xCBF29CE484222325)
-FNV_PRIME = U64(0x100000001B3)
-COMBINE_SEED = U64(0x243F6A8885A308D3)
-GOLDEN = U64(0x9E3779B97F4A7C15)
+# The constants of webtext.hashing (the plain-Python definitions), typed for numba.
+FNV_OFFSET = U64(hashing.FNV_OFFSET)
+FNV_PRIME = U64(hashing.FNV_PRIME)
+COMBINE_SEED = U64(hashing.COMBINE_SEED)
+GOLDEN = U64(hashing.GOLDEN)
+FMIX_C1 = U64(hashing.FMIX_C1)
+FMIX_C2 = U64(hashing.FMIX_C2)
 MASK32 = U64(0xFFFFFFFF)
 SPACE = 32
 
@@ -25,9 +30,9 @@ SPACE = 32
 @njit(inline="always")
 def fmix64(h):
     h ^= h >> U64(33)
-    h *= U64(0xFF51AFD7ED558CCD)
+    h *= FMIX_C1
     h ^= h >> U64(33)
-    h *= U64(0xC4CEB9FE1A85EC53)
+    h *= FMIX_C2
     h ^= h >> U64(33)
     return h
 

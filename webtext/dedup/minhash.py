@@ -24,11 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-M64 = (1 << 64) - 1
-FNV_OFFSET = 0xCBF29CE484222325
-FNV_PRIME = 0x100000001B3
-COMBINE_SEED = 0x243F6A8885A308D3
-GOLDEN = 0x9E3779B97F4A7C15
+from webtext.hashing import combine_words, fmix64
+
 EXACT_DIGEST_BYTES = 16
 
 
@@ -55,38 +52,34 @@ def shingles(text: str | None, n: int) -> list[bytes]:
     return [b" ".join(words[i:i + k]) for i in range(len(words) - k + 1)]
 
 
-def _fmix64(h: int) -> int:
-    h ^= h >> 33
-    h = (h * 0xFF51AFD7ED558CCD) & M64
-    h ^= h >> 33
-    h = (h * 0xC4CEB9FE1A85EC53) & M64
-    return h ^ (h >> 33)
-
-
-def _word_hash(word: bytes) -> int:
-    h = FNV_OFFSET
-    for c in word:
-        h = ((h ^ c) * FNV_PRIME) & M64
-    return h
-
-
 def shingle_hash(shingle: bytes) -> int:
     """32-bit hash of one shingle (words separated by single spaces); a datasketch ``hashfunc``."""
     words = shingle.split(b" ")
-    g = COMBINE_SEED
-    for w in words:
-        g = ((g + _word_hash(w)) * GOLDEN) & M64
-    g ^= len(words)
-    return _fmix64(g) >> 32
+    return fmix64(combine_words(words) ^ len(words)) >> 32
 
 
 def lsh_params(threshold: float, num_perm: int, weights: tuple[float, float] = (0.5, 0.5)) -> tuple[int, int]:
-    """(bands, rows) for a Jaccard threshold: datasketch's own optimum for the given
-    (false positive, false negative) weights (its default is equal weights)."""
-    from datasketch.lsh import _optimal_param
+    """(bands, rows) for a Jaccard threshold: the (bands, rows) that minimise the weighted sum of
+    the false positive and false negative probability mass (weights: false positive, false
+    negative; datasketch's default is equal weights).
 
-    bands, rows = _optimal_param(threshold, num_perm, *weights)
-    return int(bands), int(rows)
+    Vendored from datasketch's private ``datasketch.lsh._optimal_param`` (MIT License, Copyright
+    (c) 2015 ekzhu) so a datasketch release cannot change or remove it under us;
+    tests/test_dedup_minhash.py checks it still equals datasketch's while datasketch has it.
+    """
+    from scipy.integrate import quad
+
+    fp_weight, fn_weight = weights
+    best, opt = float("inf"), (0, 0)
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+            # P[candidate] = 1 - (1 - s^r)^b; false positives below the threshold, false negatives above.
+            fp = quad(lambda s, b=b, r=r: 1 - (1 - s ** float(r)) ** float(b), 0.0, threshold)[0]
+            fn = quad(lambda s, b=b, r=r: 1 - (1 - (1 - s ** float(r)) ** float(b)), threshold, 1.0)[0]
+            error = fp * fp_weight + fn * fn_weight
+            if error < best:
+                best, opt = error, (b, r)
+    return opt
 
 
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

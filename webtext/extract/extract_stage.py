@@ -11,7 +11,6 @@ a crawl dataset, karma and subreddits come from its fetch log (joined on WARC fi
 from __future__ import annotations
 
 import functools
-import glob
 import hashlib
 import logging
 import threading
@@ -24,14 +23,14 @@ from typing import Any
 
 from webtext.config import to_dict
 from webtext.data import Manifest, write_parquet
-from webtext.errors import ConfigError, ShardError
+from webtext.errors import ShardError
 from webtext.extract.config import ExtractConfig
-from webtext.paths import MANIFEST, part_name
+from webtext.inputs import warc_files
+from webtext.paths import part_name
 from webtext.runner import Runner, ShardOutput, ShardTask, input_identity, run_stage
+from webtext.textforms import HTML_TYPES
 
 log = logging.getLogger(__name__)
-
-HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
 def docs_schema():
@@ -75,27 +74,6 @@ def _domain(url: str) -> str | None:
     except ValueError:
         return None
     return domain_of(host) if host else None
-
-
-def expand_inputs(inputs: list[str]) -> list[tuple[Path, Path | None]]:
-    """(WARC file, crawl dataset it belongs to or None) for every input."""
-    found: list[tuple[Path, Path | None]] = []
-    for i, item in enumerate(inputs):
-        p = Path(item)
-        if p.is_dir() and (p / MANIFEST).exists() and (p / "warc").is_dir():
-            found += [(w, p.resolve()) for w in sorted((p / "warc").glob("*.warc*"))]
-        elif p.is_dir():
-            found += [(w, None) for w in sorted(p.rglob("*.warc")) + sorted(p.rglob("*.warc.gz"))]
-        elif p.is_file():
-            found.append((p, None))
-        else:
-            matched = sorted(Path(m) for m in glob.glob(item) if Path(m).is_file())
-            if not matched:
-                raise ConfigError(f"inputs[{i}]", f"input not found: {item}")
-            found += [(m, None) for m in matched]
-    if not found:
-        raise ConfigError("inputs", "no WARC files found in the inputs")
-    return [(w.resolve(), c) for w, c in dict.fromkeys(found)]
 
 
 def _lineage(crawl: str | None, warc_name: str) -> dict[int, dict[str, Any]]:
@@ -236,7 +214,7 @@ def extract_shard(cfg: ExtractConfig, dataset: Path, task: ShardTask[WarcInput])
 def run_extract(cfg: ExtractConfig, out: Path, runner: Runner) -> Manifest:
     """Extract every WARC file of the inputs into ``out`` (reruns skip finished files)."""
     out = Path(out)
-    warcs = expand_inputs(cfg.inputs)
+    warcs = warc_files(cfg.inputs)
     crawls = sorted({c for _, c in warcs if c is not None})
     inputs = [input_identity(c) for c in crawls] + [input_identity(w) for w, c in warcs if c is None]
     tasks = [ShardTask(i, w.name, WarcInput(str(w), str(c) if c else None)) for i, (w, c) in enumerate(warcs)]

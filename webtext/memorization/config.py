@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from webtext.config import _sub, _under, opt
+from webtext.config import opt, subkey, under
 from webtext.errors import ConfigError
 
 
@@ -41,16 +41,16 @@ class MemorizationConfig:
     def validate(self, key: str) -> None:
         for name in ("run", "tokens", "contamination", "eval"):
             if not getattr(self, name):
-                raise ConfigError(_sub(key, name), f"give the {name} folder")
+                raise ConfigError(subkey(key, name), f"give the {name} folder")
         for name in ("prefix_tokens", "suffix_tokens", "sample_tokens", "batch_size", "heldout_tokens"):
             if getattr(self, name) < 1:
-                raise ConfigError(_sub(key, name), "must be >= 1")
+                raise ConfigError(subkey(key, name), "must be >= 1")
         for name in ("documents", "samples", "top_k", "bootstrap"):
             if getattr(self, name) < 0:
-                raise ConfigError(_sub(key, name), "must be >= 0")
+                raise ConfigError(subkey(key, name), "must be >= 0")
         if not 0 <= self.heavy_overlap < 1:
-            raise ConfigError(_sub(key, "heavy_overlap"), "must be a share in [0, 1), e.g. 0.15 for 15 percent")
+            raise ConfigError(subkey(key, "heavy_overlap"), "must be a share in [0, 1), e.g. 0.15 for 15 percent")
 
     def resolve_paths(self, base: Path) -> MemorizationConfig:
-        return dataclasses.replace(self, **{n: _under(base, getattr(self, n))
+        return dataclasses.replace(self, **{n: under(base, getattr(self, n))
                                             for n in ("run", "tokens", "contamination", "eval")})

@@ -273,7 +273,9 @@ def _report(cfg: MemorizationConfig, out: Path, checked: dict[str, Any], task: S
     rep.json["notes"] = rep.notes
     rep.files += write_report(out, rep.json)
     j = rep.json
+    scored = j["extraction"]["train"]["documents"] + j["extraction"]["val"]["documents"]
     counts: dict[str, int | float] = {
+        "total": scored, "kept": scored,  # the books count extraction/'s rows, one per document prompted
         "tasks": len(j["clean_vs_dirty"]), "checkpoints": len(j["train_vs_heldout"]),
         "train_documents": j["extraction"]["train"]["documents"], "val_documents": j["extraction"]["val"]["documents"],
         "train_extracted": j["extraction"]["train"]["extracted"], "val_extracted": j["extraction"]["val"]["extracted"],
@@ -316,11 +318,3 @@ def headline(folder: Path) -> list[str]:
     lines.append("{}-gram overlap with the training corpus, median: samples {}, val documents {}".format(
         so["ngram"], *("n/a" if med[k] is None else f"{med[k]:.1f}%" for k in ("samples", "val_documents"))))
     return lines
-
-
-def demo_config(workdir: Path) -> MemorizationConfig:
-    """The demo's memorization run over its folder layout (small counts: the demo corpus is ~150 pages)."""
-    w = Path(workdir)
-    return MemorizationConfig(run=str(w / "run"), tokens=str(w / "tokens"), contamination=str(w / "contamination"),
-                              eval=str(w / "eval"), documents=100, samples=40, sample_tokens=128,
-                              heldout_tokens=8192, bootstrap=500)

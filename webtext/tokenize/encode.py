@@ -26,8 +26,9 @@ import regex
 
 from webtext.config import to_dict
 from webtext.data import Manifest
-from webtext.docsets import check_columns, expand_inputs, input_identities, text_column_bytes
+from webtext.docsets import check_columns, input_identities, text_column_bytes
 from webtext.errors import ShardError
+from webtext.inputs import parquet_files
 from webtext.runner import Runner, ShardOutput, ShardTask, run_stage
 from webtext.tokenize.bpe import BpeTokenizer, load_tokenizer, train_bpe
 from webtext.tokenize.config import TokenizeConfig, TrainTokenizerConfig
@@ -202,7 +203,7 @@ def plan_groups(files: list[Path], shard_tokens: int) -> list[list[Path]]:
 
 def run_tokenize(cfg: TokenizeConfig, out: Path, runner: Runner) -> Manifest:
     tok = load_tokenizer(cfg.tokenizer)
-    files = expand_inputs(cfg.inputs)
+    files = parquet_files(cfg.inputs)
     check_columns(files, integer_columns=(), binary_text=True)
     groups = plan_groups(files, cfg.shard_tokens)
     log.info("tokenize: %d docs file(s) -> %d shard(s) per split; tokenizer %s (vocab %d, EOT %d, hash %s)",
@@ -250,7 +251,7 @@ def run_train_tokenizer(cfg: TrainTokenizerConfig, out: Path, runner: Runner | N
     this process whatever the runner: the trainer is one multi-threaded (Rust) job."""
     from webtext.runner.local import LocalRunner
 
-    files = expand_inputs(cfg.inputs)
+    files = parquet_files(cfg.inputs)
     check_columns(files, integer_columns=(), binary_text=True)
     config = to_dict(cfg)
 

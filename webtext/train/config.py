@@ -42,6 +42,8 @@ class TrainConfig:
     checkpoint_every: int = opt(0, "checkpoint every N steps (the last step always is); 0: only the last")
     keep_checkpoints: int = opt(2, "newest checkpoints kept (>= 2)")
     resume: bool = opt(False, "continue from the newest valid checkpoint in --out (any --nproc)")
+    resume_changed: bool = opt(False, "with --resume: continue even if the data or the training settings changed "
+                                      "since the checkpoint (its fingerprint differs)")
     nproc: int = opt(1, "local processes (torchrun semantics); torchrun/Ray Train set their own")
     launcher: Literal["local", "ray"] = opt("local", "local: spawn --nproc processes here; ray: Ray Train's "
                                                      "TorchTrainer with --nproc workers on the cluster")
@@ -52,9 +54,6 @@ class TrainConfig:
     log_every: int = opt(10, "console log every N steps (metrics.jsonl gets every step)")
     tensorboard: bool = opt(False, "also write TensorBoard events to RUN_DIR/tb (needs the tensorboard package)")
     peak_tflops: float | None = opt(None, "the device's peak TFLOP/s for MFU (default: known GPUs; none on CPU)")
-    inject_nan_steps: list[int] = opt(  # noqa: RUF009 - opt() turns a list into a default_factory
-        [], "testing: make the loss of these steps non-finite", hidden=True,
-    )
 
     def validate(self, key: str) -> None:
         if not self.data:

@@ -10,6 +10,7 @@ init std 0.02 with residual projections scaled by 1/sqrt(2 * n_layer), causal at
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import torch
@@ -104,19 +105,44 @@ class GPT(nn.Module):
     @torch.no_grad()
     def init_weights(self, generator: torch.Generator | None = None) -> None:
         """std 0.02; residual projections 0.02/sqrt(2 n_layer); biases 0; layer norms 1/0."""
+        for module, name, value in self.initial_values(generator, replay_defaults=False):
+            getattr(module, name).copy_(value)
+
+    @torch.no_grad()
+    def initial_values(self, generator: torch.Generator | None = None, *,
+                       replay_defaults: bool = True) -> Iterator[tuple[nn.Module, str, torch.Tensor]]:
+        """(module, parameter name, full initial value on the CPU), one tensor at a time: what a
+        model that was built on the meta device (and sharded) copies in.
+
+        With ``replay_defaults`` the draws come in the order an eager ``GPT(cfg)`` makes them after
+        ``torch.manual_seed(seed)``: first PyTorch's default initialisation in each layer's
+        constructor (values thrown away, the generator advanced), then ``init_weights``. So a
+        generator seeded with ``seed`` gives exactly the weights an eager model gets, and a meta
+        model initialised from it equals one built in full (tests/test_train_model.py checks it).
+        """
+        modules = list(self.modules())
+        if replay_defaults:  # nn.Linear/nn.Embedding.reset_parameters, in construction (= modules()) order
+            for module in modules:
+                if isinstance(module, nn.Linear):
+                    nn.init.kaiming_uniform_(torch.empty(module.weight.shape), a=math.sqrt(5), generator=generator)
+                    if module.bias is not None:
+                        bound = 1 / math.sqrt(module.weight.shape[1])
+                        nn.init.uniform_(torch.empty(module.bias.shape), -bound, bound, generator=generator)
+                elif isinstance(module, nn.Embedding):
+                    nn.init.normal_(torch.empty(module.weight.shape), generator=generator)
         residual_std = 0.02 / math.sqrt(2 * self.config.n_layer)
-        for module in self.modules():
+        for module in modules:
             if isinstance(module, nn.Linear):
                 std = residual_std if getattr(module, "residual", False) else 0.02
                 if module is not self.lm_head:  # tied to wte, initialised there
-                    module.weight.normal_(0.0, std, generator=generator)
+                    yield module, "weight", torch.empty(module.weight.shape).normal_(0.0, std, generator=generator)
                 if module.bias is not None:
-                    module.bias.zero_()
+                    yield module, "bias", torch.zeros(module.bias.shape)
             elif isinstance(module, nn.Embedding):
-                module.weight.normal_(0.0, 0.02, generator=generator)
+                yield module, "weight", torch.empty(module.weight.shape).normal_(0.0, 0.02, generator=generator)
             elif isinstance(module, nn.LayerNorm):
-                module.weight.fill_(1.0)
-                module.bias.zero_()
+                yield module, "weight", torch.ones(module.weight.shape)
+                yield module, "bias", torch.zeros(module.bias.shape)
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (batch, time, vocab), or the mean cross-entropy when ``targets`` are given."""

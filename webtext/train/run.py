@@ -1,4 +1,8 @@
-"""The ``train`` stage as the pipeline and the CLI run it: launch, then a manifest for the run."""
+"""The ``train`` stage as the pipeline and the CLI run it: launch, then a manifest for the run.
+
+The manifest's fingerprint is the run's (webtext/train/fingerprint.py: the settings that decide
+what is trained and the tokens dataset's manifest digest), so a changed input or config shows.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,8 @@ def run_train(cfg: TrainConfig, out: Path, runner: object = None) -> Manifest:
     """Train (the runner is not used: training launches its own processes, or Ray Train)."""
     from webtext.runner import input_identity
     from webtext.train import checkpoint
-    from webtext.train.trainer import launch
+    from webtext.train.fingerprint import fingerprint
+    from webtext.train.launch import launch
 
     out = Path(out)
     status = launch(cfg, out)
@@ -28,7 +33,7 @@ def run_train(cfg: TrainConfig, out: Path, runner: object = None) -> Manifest:
     stats = {"steps": rows[-1]["step"] if rows else 0, "first_loss": losses[0] if losses else None,
              "last_loss": losses[-1] if losses else None, "checkpoint": str(found[0]) if found else None,
              "skipped_steps": sum(1 for r in rows if r.get("skipped"))}
-    manifest = Manifest(stage="train", fingerprint="", config=to_dict(cfg), inputs=[input_identity(Path(cfg.data))],
-                        shards=[], stats=stats)
+    manifest = Manifest(stage="train", fingerprint=fingerprint(cfg), config=to_dict(cfg),
+                        inputs=[input_identity(Path(cfg.data))], shards=[], stats=stats)
     manifest.write(out)
     return manifest

@@ -1,4 +1,10 @@
-"""The training loop of one process (rank), torchtitan-style, and how processes are launched.
+"""The training of one process (rank), torchtitan-style: a ``Trainer`` whose methods are the phases.
+
+``Trainer.train`` runs them: ``init_distributed`` (device, process group), ``build_data`` (the
+token windows, the resolved batch), ``build_model`` (GPT on the meta device, ``fully_shard`` per
+block then the root, the weights initialised after sharding), ``resume`` (the newest valid
+checkpoint through ``load_state_dict``), then per optimizer step ``train_step``, ``log`` and
+``save``; ``close`` at the end whatever happened. Launching processes is webtext/train/launch.py.
 
 One optimizer step: the rank's slice of the global batch in micro-batches (gradient sync only
 on the last), the loss averaged over all ranks, the global gradient norm clipped, and a check
@@ -10,29 +16,22 @@ stops (exit status 1; the newest checkpoint is the last good state). Metrics go 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
 import os
-import socket
-import subprocess
-import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from webtext.config import to_dict
-from webtext.errors import FatalError
+from webtext.errors import ConfigError
 from webtext.train.config import TrainConfig
 
 log = logging.getLogger(__name__)
 
 PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0, "A10G": 125.0}  # dense bf16
-
-
-def _env_world() -> tuple[int, int, int]:
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -68,275 +67,298 @@ def _truncate_metrics(path: Path, step: int) -> None:
     path.write_text("".join(line + "\n" for line in keep))
 
 
-def train_process(cfg: TrainConfig, run: Path) -> int:
-    """Train on this process's rank; returns the exit status."""
-    import torch
-    import torch.distributed as dist
+@dataclass
+class StepResult:
+    """One optimizer step as every rank saw it (loss and norm already reduced over ranks)."""
 
-    _, _, local = _env_world()
-    use_cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
-    if cfg.deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True)
-        torch.backends.cudnn.benchmark = False
-    device = torch.device(f"cuda:{local}") if use_cuda else torch.device("cpu")
-    if use_cuda:
-        torch.cuda.set_device(device)
-    owns_group = not dist.is_initialized()
-    if owns_group:
-        dist.init_process_group("nccl" if use_cuda else "gloo")
-    try:
-        return _train(cfg, Path(run), device, use_cuda)
-    finally:
-        if owns_group and dist.is_initialized():
-            dist.destroy_process_group()
+    step: int
+    lr: float
+    loss: Any  # 0-d tensors: read (synchronising) only where logged
+    norm: Any
+    updated: bool
+    seconds: float
 
 
-def _agreed_checkpoint(run: Path, rank: int) -> tuple[Path, dict[str, Any]] | None:
-    """The newest valid checkpoint, verified once (rank 0: it reads every byte) and told to all."""
-    import torch.distributed as dist
+class Trainer:
+    """One rank's training run in ``run``; ``train()`` is the whole of it and returns the exit status."""
 
-    from webtext.train import checkpoint
+    def __init__(self, cfg: TrainConfig, run: Path) -> None:
+        self.cfg, self.run = cfg, Path(run)
+        self.metrics_path = self.run / "metrics.jsonl"
+        self.owns_group = False
+        self.writer: Any = None
+        self.step = self.base_step = self.base_samples = self.skipped_in_row = 0
 
-    found = [checkpoint.latest_valid(run) if rank == 0 else None]
-    dist.broadcast_object_list(found, src=0)
-    return found[0]
+    def train(self) -> int:
+        try:
+            self.init_distributed()
+            self.build_data()
+            self.build_model()
+            self.resume()
+            while self.step < self.cfg.max_steps:
+                result = self.train_step()
+                self.log(result)
+                if self.skipped_in_row >= self.cfg.max_skipped_steps:
+                    return self.stop()
+                if self.step == self.cfg.max_steps or (self.cfg.checkpoint_every
+                                                      and self.step % self.cfg.checkpoint_every == 0):
+                    self.save()
+            return 0
+        finally:
+            self.close()
 
+    # -- phases ---------------------------------------------------------------------------------
 
-def _train(cfg: TrainConfig, run: Path, device: Any, use_cuda: bool) -> int:
-    import torch
-    import torch.distributed as dist
-    from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
+    def init_distributed(self) -> None:
+        """The device of this rank and the process group (joined if a launcher already made one)."""
+        import torch
+        import torch.distributed as dist
 
-    from webtext.tokenize.shards import TokenDataset
-    from webtext.train import checkpoint
-    from webtext.train.data import WindowSampler
-    from webtext.train.model import GPT, count_parameters, flops_per_token
-    from webtext.train.parallelize import parallelize
-    from webtext.train.presets import model_config, resolved
+        cfg = self.cfg
+        local = int(os.environ.get("LOCAL_RANK", 0))
+        self.use_cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
+        if cfg.deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.use_deterministic_algorithms(True)
+            torch.backends.cudnn.benchmark = False
+        self.device = torch.device(f"cuda:{local}") if self.use_cuda else torch.device("cpu")
+        if self.use_cuda:
+            torch.cuda.set_device(self.device)
+        self.owns_group = not dist.is_initialized()
+        if self.owns_group:
+            dist.init_process_group("nccl" if self.use_cuda else "gloo")
+        self.rank, self.world = dist.get_rank(), dist.get_world_size()
+        if self.rank != 0:  # console output on rank 0 only
+            logging.getLogger().setLevel(logging.WARNING)
+        if self.rank == 0:
+            self.run.mkdir(parents=True, exist_ok=True)
 
-    rank, world = dist.get_rank(), dist.get_world_size()
-    if rank != 0:  # console output on rank 0 only
-        logging.getLogger().setLevel(logging.WARNING)
-    run = Path(run)
-    if rank == 0:
-        run.mkdir(parents=True, exist_ok=True)
+    def build_data(self) -> None:
+        """The train split's windows, the model shape its vocabulary implies, the resolved batch."""
+        from webtext.tokenize.shards import TokenDataset
+        from webtext.train.data import WindowSampler
+        from webtext.train.fingerprint import digest, identity
+        from webtext.train.presets import model_config, resolved
 
-    data = TokenDataset(Path(cfg.data), "train")
-    mcfg = model_config(cfg, data.vocab_size)
-    cfg = resolved(cfg, mcfg, world)
-    assert cfg.batch_size and cfg.micro_batch_size and cfg.seq_len
-    accum = cfg.batch_size // world // cfg.micro_batch_size
-    torch.manual_seed(cfg.seed)
-    model = GPT(mcfg)  # the same full initialisation on every rank, whatever the world size
-    n_params = count_parameters(mcfg)
-    model.to(device)
-    model = parallelize(model, device, compile=cfg.compile, activation_checkpointing=cfg.activation_checkpointing)
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=use_cuda or None, foreach=None if use_cuda else True,
-    )
-    sampler = WindowSampler(data, cfg.seq_len, cfg.seed)
-    metrics_path = run / "metrics.jsonl"
-    record = {"model_args": mcfg.to_dict(), "config": to_dict(cfg), "world_size": world,
-              "tokenizer_hash": data.meta.get("tokenizer_hash"), "n_params": n_params}
+        self.identity = identity(self.cfg)  # before resolving: the settings as given
+        self.fingerprint = digest(self.identity)
+        self.data = TokenDataset(Path(self.cfg.data), "train")
+        self.model_cfg = model_config(self.cfg, self.data.vocab_size)
+        self.cfg = cfg = resolved(self.cfg, self.model_cfg, self.world)
+        assert cfg.batch_size and cfg.micro_batch_size and cfg.seq_len
+        self.per_rank = cfg.batch_size // self.world
+        self.accum = self.per_rank // cfg.micro_batch_size
+        self.sampler = WindowSampler(self.data, cfg.seq_len, cfg.seed)
 
-    step = base_step = base_samples = 0
-    found = _agreed_checkpoint(run, rank) if cfg.resume else None
-    if cfg.resume and found is None and rank == 0:
-        log.info("resume: no valid checkpoint in %s; starting from step 0", run)
-    if found is not None:
-        path, rec = found
-        if rec.get("model_args") != mcfg.to_dict():
-            from webtext.errors import ConfigError
+    def build_model(self) -> None:
+        """GPT on the meta device, sharded (FSDP2), then given real storage and its initial weights.
 
-            raise ConfigError("resume", f"{path} holds a different model ({rec.get('model_args')}) than this "
-                                        f"run's ({mcfg.to_dict()}): use another --out or the same model settings")
-        msd, osd = get_state_dict(model, optimizer)
-        state = {"model": msd, "optim": osd, "rng": {"cpu": torch.get_rng_state()}}
-        checkpoint.load(path, state)
-        set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
-        torch.set_rng_state(state["rng"]["cpu"])
-        step = base_step = int(rec["step"])
-        base_samples = int(rec.get("samples", step * cfg.batch_size))
-        if rank == 0:
-            log.info("resumed from %s (step %d; saved by %d process(es), now %d)", path, step,
-                     rec.get("world_size", 0), world)
-            _truncate_metrics(metrics_path, step)
-    elif rank == 0 and metrics_path.exists():  # a fresh start (also a resume that found nothing)
-        metrics_path.unlink()
-    if rank == 0:
-        log.info("model: %s, %s parameters; global batch %d x %d tokens = %d micro-batches of %d on %d process(es) "
-                 "x %d accumulation", cfg.preset, f"{n_params:,}", cfg.batch_size, cfg.seq_len,
-                 cfg.batch_size // cfg.micro_batch_size, cfg.micro_batch_size, world, accum)
-    writer = None
-    if cfg.tensorboard and rank == 0:
-        from torch.utils.tensorboard import SummaryWriter
+        Every rank draws the full initial values from a generator seeded with ``seed`` and keeps
+        its shard, so the weights equal an eager ``GPT(cfg)`` after ``torch.manual_seed(seed)``
+        whatever the world size; the global RNG is left where that eager build leaves it.
+        """
+        import torch
+        from torch.distributed.tensor import DTensor, distribute_tensor
 
-        writer = SummaryWriter(str(run / "tb"))
-    flops = flops_per_token(mcfg, cfg.seq_len)
-    peak = peak_flops(device, cfg)
-    skipped_in_row = 0
-    per_rank = cfg.batch_size // world
-    params = list(model.parameters())
+        from webtext.train.model import GPT, count_parameters, flops_per_token
+        from webtext.train.parallelize import parallelize
 
-    def save(at: int) -> None:
-        msd, osd = get_state_dict(model, optimizer)
-        rng = {"cpu": torch.get_rng_state()}
-        checkpoint.save(run, at, {"model": msd, "optim": osd, "rng": rng},
-                        {**record, "samples": base_samples + (at - base_step) * cfg.batch_size}, cfg.keep_checkpoints)
+        cfg = self.cfg
+        with torch.device("meta"):
+            model = GPT(self.model_cfg)
+        model = parallelize(model, self.device, compile=cfg.compile,
+                            activation_checkpointing=cfg.activation_checkpointing)
+        model.to_empty(device=self.device)
+        if model.lm_head.weight is not model.transformer.wte.weight:
+            raise RuntimeError("the output head lost its tie to the token embedding when the model was materialised")
+        torch.manual_seed(cfg.seed)
+        generator = torch.Generator().manual_seed(cfg.seed)
+        with torch.no_grad():
+            for module, name, value in model.initial_values(generator):
+                param = getattr(module, name)
+                value = value.to(self.device)
+                if isinstance(param, DTensor):  # every rank holds the full value: no communication
+                    value = distribute_tensor(value, param.device_mesh, param.placements, src_data_rank=None)
+                param.copy_(value)
+        torch.set_rng_state(generator.get_state())
+        self.model = model
+        self.params = list(model.parameters())
+        decay = [p for p in self.params if p.dim() >= 2]
+        no_decay = [p for p in self.params if p.dim() < 2]
+        self.optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=self.use_cuda or None,
+            foreach=None if self.use_cuda else True,
+        )
+        self.n_params = count_parameters(self.model_cfg)
+        self.flops = flops_per_token(self.model_cfg, cfg.seq_len)  # type: ignore[arg-type]
+        self.peak = peak_flops(self.device, cfg)
 
-    while step < cfg.max_steps:
+    def resume(self) -> None:
+        """With ``resume``: continue from the newest valid checkpoint (same model; same fingerprint
+        unless ``resume_changed``). Otherwise, or when there is none, start at step 0 afresh."""
+        import torch.distributed as dist
+
+        from webtext.train import checkpoint
+        from webtext.train.fingerprint import changes
+
+        cfg = self.cfg
+        found = [checkpoint.latest_valid(self.run) if cfg.resume and self.rank == 0 else None]
+        if cfg.resume:  # verified once (rank 0 reads every byte) and told to all
+            dist.broadcast_object_list(found, src=0)
+        if cfg.resume and found[0] is None and self.rank == 0:
+            log.info("resume: no valid checkpoint in %s; starting from step 0", self.run)
+        if found[0] is None:
+            if self.rank == 0 and self.metrics_path.exists():  # a fresh start (also a resume that found nothing)
+                self.metrics_path.unlink()
+        else:
+            path, rec = found[0]
+            if rec.get("model_args") != self.model_cfg.to_dict():
+                raise ConfigError("resume", f"{path} holds a different model ({rec.get('model_args')}) than this "
+                                            f"run's ({self.model_cfg.to_dict()}): use another --out or the same model "
+                                            "settings")
+            changed = changes(rec["identity"], self.identity) if "identity" in rec else []
+            if changed and not cfg.resume_changed:
+                raise ConfigError("resume", f"{path} was trained with other data or settings: {'; '.join(changed)}. "
+                                            "Use another --out to start afresh, or --resume-changed to continue "
+                                            "from those weights anyway")
+            if changed and self.rank == 0:
+                log.warning("resuming %s although %s changed (--resume-changed)", path, "; ".join(changed))
+            state = self.state_dict()
+            checkpoint.load(path, state)  # in place: DCP reshards to this world size
+            self.load_state_dict(state)
+            self.step = self.base_step = int(rec["step"])
+            self.base_samples = int(rec.get("samples", self.step * cfg.batch_size))
+            if self.rank == 0:
+                log.info("resumed from %s (step %d; saved by %d process(es), now %d)", path, self.step,
+                         rec.get("world_size", 0), self.world)
+                _truncate_metrics(self.metrics_path, self.step)
+        if self.rank == 0:
+            log.info("model: %s, %s parameters; global batch %d x %d tokens = %d micro-batches of %d on %d "
+                     "process(es) x %d accumulation", cfg.preset, f"{self.n_params:,}", cfg.batch_size, cfg.seq_len,
+                     cfg.batch_size // cfg.micro_batch_size, cfg.micro_batch_size, self.world, self.accum)
+            if cfg.tensorboard:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.writer = SummaryWriter(str(self.run / "tb"))
+
+    def loss(self, x: Any, y: Any) -> Any:
+        """The mean loss of one micro-batch (tests patch this to make steps non-finite)."""
+        return self.model(x, y)
+
+    def train_step(self) -> StepResult:
+        """One optimizer step over the global batch; skipped on every rank if any saw a non-finite value."""
+        import torch
+        import torch.distributed as dist
+
+        cfg, rank = self.cfg, self.rank
         t0 = time.perf_counter()
-        lr = lr_at(step, cfg)
-        for group in optimizer.param_groups:
+        lr = lr_at(self.step, cfg)
+        for group in self.optimizer.param_groups:
             group["lr"] = lr
-        first = base_samples + (step - base_step) * cfg.batch_size  # samples consumed so far
-        loss_sum = torch.zeros((), device=device)
+        first = self.base_samples + (self.step - self.base_step) * cfg.batch_size  # samples consumed so far
+        loss_sum = torch.zeros((), device=self.device)
         refs = []
-        for k in range(accum):
-            rows = range(rank * per_rank + k * cfg.micro_batch_size, rank * per_rank + (k + 1) * cfg.micro_batch_size)
-            x, y, r = sampler.batch(first, rows)
+        for k in range(self.accum):
+            start = rank * self.per_rank + k * cfg.micro_batch_size
+            x, y, r = self.sampler.batch(first, range(start, start + cfg.micro_batch_size))  # type: ignore[operator]
             refs += r
-            model.set_requires_gradient_sync(k == accum - 1)
-            loss = model(x.to(device), y.to(device)) / accum
-            if step + 1 in cfg.inject_nan_steps:
-                loss = loss * float("nan")
+            self.model.set_requires_gradient_sync(k == self.accum - 1)
+            loss = self.loss(x.to(self.device), y.to(self.device)) / self.accum
             loss.backward()
             loss_sum += loss.detach()
         dist.all_reduce(loss_sum, op=dist.ReduceOp.AVG)
-        norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip if cfg.grad_clip > 0 else float("inf"))
+        norm = torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip if cfg.grad_clip > 0 else float("inf"))
         norm = norm.full_tensor() if hasattr(norm, "full_tensor") else norm
-        finite = torch.isfinite(loss_sum) & torch.isfinite(norm)
-        ok = finite.to(torch.int32)
+        ok = (torch.isfinite(loss_sum) & torch.isfinite(norm)).to(torch.int32)
         dist.all_reduce(ok, op=dist.ReduceOp.MIN)
-        step += 1
-        if ok.item():
-            optimizer.step()
-            skipped_in_row = 0
+        self.step += 1
+        updated = bool(ok.item())
+        if updated:
+            self.optimizer.step()
+            self.skipped_in_row = 0
         else:
-            skipped_in_row += 1
+            self.skipped_in_row += 1
             where = ", ".join(f"shard {r.shard} offset {r.offset}" for r in refs[:4])
             log.warning("step %d: non-finite loss or gradient norm on some rank; skipped (no update). rank %d read "
-                        "%s%s", step, rank, where, " ..." if len(refs) > 4 else "")
-        optimizer.zero_grad(set_to_none=True)
-        if use_cuda:
+                        "%s%s", self.step, rank, where, " ..." if len(refs) > 4 else "")
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.use_cuda:
             torch.cuda.synchronize()
-        dt = time.perf_counter() - t0
-        tokens_per_s = cfg.batch_size * cfg.seq_len / dt
-        if rank == 0:
-            loss_v, norm_v = loss_sum.item(), norm.item()
-            row = {"step": step, "loss": loss_v if math.isfinite(loss_v) else None, "lr": lr,
-                   "grad_norm": norm_v if math.isfinite(norm_v) else None, "tokens_per_s": tokens_per_s,
-                   "mfu": flops * tokens_per_s / (peak * world) if peak else None, "skipped": not bool(ok.item())}
-            with open(metrics_path, "a") as f:
-                f.write(json.dumps(row) + "\n")
-            if writer is not None and row["loss"] is not None:
-                writer.add_scalar("loss", loss_v, step)
-                writer.add_scalar("lr", lr, step)
-            if step % cfg.log_every == 0 or step == cfg.max_steps or step == 1:
-                mfu = f", mfu {row['mfu']:.1%}" if row["mfu"] is not None else ""
-                log.info("step %d/%d: loss %.4f, lr %.2e, grad norm %.3f, %s tokens/s%s", step, cfg.max_steps,
-                         loss_v, lr, norm_v, f"{tokens_per_s:,.0f}", mfu)
-        if skipped_in_row >= cfg.max_skipped_steps:
-            if rank == 0:
-                log.error("%d non-finite steps in a row: stopping; the newest checkpoint in %s is the last good state",
-                          skipped_in_row, run)
-            dist.barrier()
-            return 1
-        if step == cfg.max_steps or (cfg.checkpoint_every and step % cfg.checkpoint_every == 0):
-            save(step)
-    if writer is not None:
-        writer.close()
-    return 0
+        return StepResult(self.step, lr, loss_sum, norm, updated, time.perf_counter() - t0)
+
+    def log(self, result: StepResult) -> None:
+        """Rank 0: a metrics.jsonl row every step, TensorBoard scalars, a console line every ``log_every``."""
+        if self.rank != 0:
+            return
+        cfg = self.cfg
+        tokens_per_s = cfg.batch_size * cfg.seq_len / result.seconds  # type: ignore[operator]
+        loss_v, norm_v = result.loss.item(), result.norm.item()
+        row = {"step": result.step, "loss": loss_v if math.isfinite(loss_v) else None, "lr": result.lr,
+               "grad_norm": norm_v if math.isfinite(norm_v) else None, "tokens_per_s": tokens_per_s,
+               "mfu": self.flops * tokens_per_s / (self.peak * self.world) if self.peak else None,
+               "skipped": not result.updated}
+        with open(self.metrics_path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+        if self.writer is not None and row["loss"] is not None:
+            self.writer.add_scalar("loss", loss_v, result.step)
+            self.writer.add_scalar("lr", result.lr, result.step)
+        if result.step % cfg.log_every == 0 or result.step == cfg.max_steps or result.step == 1:
+            mfu = f", mfu {row['mfu']:.1%}" if row["mfu"] is not None else ""
+            log.info("step %d/%d: loss %.4f, lr %.2e, grad norm %.3f, %s tokens/s%s", result.step, cfg.max_steps,
+                     loss_v, result.lr, norm_v, f"{tokens_per_s:,.0f}", mfu)
+
+    # -- checkpoint -----------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint holds: model and optimizer state (sharded, DCP) and the CPU RNG."""
+        import torch
+        from torch.distributed.checkpoint.state_dict import get_state_dict
+
+        msd, osd = get_state_dict(self.model, self.optimizer)
+        return {"model": msd, "optim": osd, "rng": {"cpu": torch.get_rng_state()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        import torch
+        from torch.distributed.checkpoint.state_dict import set_state_dict
+
+        set_state_dict(self.model, self.optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
+        torch.set_rng_state(state["rng"]["cpu"])
+
+    def save(self) -> None:
+        from webtext.train import checkpoint
+
+        cfg = self.cfg
+        record = {"model_args": self.model_cfg.to_dict(), "config": to_dict(cfg), "world_size": self.world,
+                  "tokenizer_hash": self.data.meta.get("tokenizer_hash"), "n_params": self.n_params,
+                  "identity": self.identity, "fingerprint": self.fingerprint,
+                  "samples": self.base_samples + (self.step - self.base_step) * cfg.batch_size}  # type: ignore[operator]
+        checkpoint.save(self.run, self.step, self.state_dict(), record, cfg.keep_checkpoints)
+
+    # -- the end --------------------------------------------------------------------------------
+
+    def stop(self) -> int:
+        """Too many non-finite steps in a row: exit status 1, no checkpoint of this state."""
+        import torch.distributed as dist
+
+        if self.rank == 0:
+            log.error("%d non-finite steps in a row: stopping; the newest checkpoint in %s is the last good state",
+                      self.skipped_in_row, self.run)
+        dist.barrier()
+        return 1
+
+    def close(self) -> None:
+        """Release what the run holds, also after an error: the writer, and a process group it made."""
+        import torch.distributed as dist
+
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        if self.owns_group and dist.is_initialized():
+            dist.destroy_process_group()
+        self.owns_group = False
 
 
-# ---------------------------------------------------------------------------------------------
-# Launching
-
-
-def check_config(cfg: TrainConfig, world: int) -> None:
-    """Raise ConfigError now, before any process starts, for settings that cannot work."""
-    from webtext.errors import ConfigError, VerifyError
-    from webtext.tokenize.shards import TokenDataset
-    from webtext.train.presets import model_config, resolved
-
-    try:
-        data = TokenDataset(Path(cfg.data), "train", verify=None)
-    except VerifyError as exc:
-        raise ConfigError("data", f"{cfg.data} is not a finished tokens dataset: {exc}") from exc
-    if not data.shards:
-        raise ConfigError("data", f"{cfg.data} has no train/ token shards")
-    resolved(cfg, model_config(cfg, data.vocab_size), world)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def launch(cfg: TrainConfig, run: Path) -> int:
-    """Run training: in this process (torchrun already launched us, or one process), as
-    ``--nproc`` local processes, or on Ray Train."""
-    run = Path(run)
-    if "WORLD_SIZE" in os.environ and "RANK" in os.environ:  # torchrun / an outer launcher
-        return train_process(cfg, run)
-    check_config(cfg, cfg.nproc)
-    if cfg.launcher == "ray":
-        return _launch_ray(cfg, run)
-    env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port()), "WORLD_SIZE": str(cfg.nproc)}
-    if cfg.nproc == 1:
-        os.environ.update({**env, "RANK": "0", "LOCAL_RANK": "0"})
-        try:
-            return train_process(cfg, run)
-        finally:
-            for k in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
-                os.environ.pop(k, None)
-    run.mkdir(parents=True, exist_ok=True)
-    spec = run / "launch-config.json"
-    spec.write_text(json.dumps(to_dict(cfg)))
-    threads = max(1, (os.cpu_count() or 1) // cfg.nproc)
-    procs = [subprocess.Popen([sys.executable, "-m", "webtext.train", "--config-json", str(spec), "--out", str(run)],
-                              env={**env, "RANK": str(r), "LOCAL_RANK": str(r), "OMP_NUM_THREADS": str(threads)})
-             for r in range(cfg.nproc)]
-    codes = [p.wait() for p in procs]
-    bad = [c for c in codes if c]
-    return bad[0] if bad else 0
-
-
-def _launch_ray(cfg: TrainConfig, run: Path) -> int:
-    """``--nproc`` workers of Ray Train's TorchTrainer (it sets up the process group) on the
-    cluster in RAY_ADDRESS, or on an embedded local Ray."""
-    import ray
-    import ray.train
-    from ray.train.torch import TorchTrainer
-
-    from webtext.runner.ray_runner import init_ray
-
-    use_gpu = cfg.device == "cuda"
-    started = init_ray(num_cpus=None, dashboard=False)
-
-    def loop(_: dict) -> None:
-        status = train_process(cfg, run)
-        if status:
-            raise FatalError(f"training stopped with status {status}")
-
-    trainer = TorchTrainer(loop, scaling_config=ray.train.ScalingConfig(num_workers=cfg.nproc, use_gpu=use_gpu),
-                           run_config=ray.train.RunConfig(storage_path=str(run.resolve() / "ray")))
-    try:
-        trainer.fit()
-    finally:
-        if started:
-            ray.shutdown()
-    return 0
-
-
-def config_from_json(path: Path) -> TrainConfig:
-    from webtext.config import from_mapping
-
-    data = json.loads(Path(path).read_text())
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    return from_mapping(TrainConfig, {k: v for k, v in data.items() if k in fields}, "")
+def train_process(cfg: TrainConfig, run: Path) -> int:
+    """Train on this process's rank (the launcher made the environment); returns the exit status."""
+    return Trainer(cfg, run).train()
