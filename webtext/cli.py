@@ -50,7 +50,8 @@ def add_config_options(parser: argparse.ArgumentParser, cls: type) -> None:
         tp = hints[f.name]
         help_text = f.metadata.get("help", "")
         if f.metadata.get("positional"):
-            parser.add_argument(f.name, nargs="+", metavar=f.name.upper().rstrip("S"), help=help_text)
+            nargs = "+" if typing.get_origin(tp) is list else None
+            parser.add_argument(f.name, nargs=nargs, metavar=f.name.upper().rstrip("S"), help=help_text)
             continue
         kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS}
         if tp is bool:
@@ -109,6 +110,16 @@ def cmd_train(ns: argparse.Namespace) -> int:
     cfg = config_from_args(TrainConfig, ns)
     manifest = STAGE_FUNCTIONS["train"](cfg, Path(ns.out), None)
     print(summarise("train", manifest))
+    return 0
+
+
+def cmd_eval(ns: argparse.Namespace) -> int:
+    from webtext.eval.config import EvalConfig
+    from webtext.pipeline import STAGE_FUNCTIONS, summarise
+
+    cfg = config_from_args(EvalConfig, ns)
+    manifest = STAGE_FUNCTIONS["eval"](cfg, Path(ns.out), None)
+    print(summarise("eval", manifest))
     return 0
 
 
@@ -226,6 +237,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_options(p, TrainConfig)
     p.add_argument("--out", required=True, help="run folder: metrics.jsonl, step-N/ checkpoints")
     p.set_defaults(func=cmd_train)
+
+    from webtext.eval.config import EvalConfig
+
+    p = sub.add_parser("eval", help="GPT-2's zero-shot Table 3 tasks (= lm-evaluation-harness), per example",
+                       description=EvalConfig.__doc__)
+    add_config_options(p, EvalConfig)
+    p.add_argument("--out", required=True, help="results folder: results.json/md/html, examples/<NAME>.parquet")
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("export-hf", help="write a checkpoint as a transformers GPT2LMHeadModel folder")
     p.add_argument("checkpoint", help="RUN_DIR (its newest valid checkpoint) or RUN_DIR/step-N")

@@ -631,6 +631,7 @@ STAGES: dict[str, type] = {
     "contamination": ContaminationConfig, "decontaminate": DecontaminateConfig,
     "train-tokenizer": TrainTokenizerConfig, "tokenize": TokenizeConfig, "train": TrainConfig,
 }
+import webtext.eval.config  # noqa: E402, F401 - registers "eval" in STAGES (it builds on the helpers above)
 
 
 @dataclass

@@ -27,6 +27,7 @@ _STAGE_PATHS = {
     "train-tokenizer": "webtext.tokenize.encode:run_train_tokenizer",
     "tokenize": "webtext.tokenize.encode:run_tokenize",
     "train": "webtext.train.run:run_train",
+    "eval": "webtext.eval.eval_stage:run_eval",
 }
 
 
@@ -90,6 +91,10 @@ def summarise(stage: str, manifest: Manifest) -> str:
     if stage == "train":
         return (f"train: {s.get('steps', 0):,} steps, loss {s.get('first_loss', float('nan')):.3f} -> "
                 f"{s.get('last_loss', float('nan')):.3f}; checkpoint {s.get('checkpoint')}")
+    if stage == "eval":
+        from webtext.eval.eval_stage import summarise as eval_summarise
+
+        return eval_summarise(manifest)
     return f"{stage}: {s}"
 
 

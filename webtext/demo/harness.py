@@ -9,7 +9,8 @@ URLs, ``extract`` of the crawled pages, ``dedup`` of the documents (the website'
 and near copies are what it should find), ``contamination`` of the deduplicated documents with a
 demo benchmark whose passages some pages carry, then ``train-tokenizer`` (a small vocab, for
 speed) and ``tokenize`` of the deduplicated documents into token shards, and ``train`` of the
-``tiny`` GPT-2 on them for a few hundred CPU steps. Each later stage adds itself here.
+``tiny`` GPT-2 on them for a few hundred CPU steps, and ``eval`` of it on the demo benchmark
+(each passage scored alone, rolling). Each later stage adds itself here.
 """
 
 from __future__ import annotations
@@ -100,6 +101,9 @@ def run_demo(workdir: Path, runner: Runner, submissions: int = DEMO_SUBMISSIONS)
     train_cfg = TrainConfig(data=str(workdir / "tokens"), preset="tiny", max_steps=DEMO_STEPS, seed=7, device="cpu",
                             batch_size=8, checkpoint_every=80, log_every=40, resume=True)
     results["train"] = STAGE_FUNCTIONS["train"](train_cfg, workdir / "run", runner)
+    from webtext.eval.eval_stage import demo_config as eval_demo_config
+
+    results["eval"] = STAGE_FUNCTIONS["eval"](eval_demo_config(workdir), workdir / "eval", runner)
     return results
 
 
