@@ -36,9 +36,7 @@ def rolling_windows(tokens: Sequence[int], prefix: int, max_len: int,
     while predicted < n:
         pred = min(n - predicted, stride)
         end = predicted + pred
-        # lm-eval: context tokens[end - L - 1 : end - 1] made disjoint from the pred tokens, then
-        # (context + pred)[-(L + 1):][:-1] == tokens[max(end - L - 1, 0) : end - 1] ... with the
-        # disjoint cut the input is the L tokens before each predicted one, at most.
+        # lm-eval's window: context tokens[end - L - 1 : end - 1], made disjoint from the predicted ones
         start = max(end - max_len - 1, 0)
         context = tokens[start: end - 1]
         context = context[: len(context) - (pred - 1)]
