@@ -139,6 +139,9 @@ def _load_task(spec: str, limit: int | None) -> Task:
             task = Task(name, kind, "rolling", source, documents=docs)
         else:
             unit = "pages" if known.startswith("wikitext") else "file"
+            if unit == "pages" and not any(bm.WIKITEXT_HEADING.match(line) for line in bm.load_lines(path)):
+                raise ConfigError("--task", f"{name}: {path} has no article headings (lines ` = Title = `): give "
+                                            "WikiText's own test file, or NAME=lines:PATH for other text")
             task = Task(name, kind, "rolling", source, documents=bm.line_documents(path, unit),
                         detokenize=DETOKENIZERS.get(known, identity))
     _check_nonempty(name, source, task.size)
