@@ -68,8 +68,10 @@ def main() -> None:
     per_task = ", ".join(f"{k} {v:.1f} s" for k, v in res["seconds"].items())
     print(f"gpu_eval: GPT-2 {args.size} on {res['device']} {res['dtype']}, batch {args.batch_size}: "
           f"{wall:.1f} s whole process ({scoring:.1f} s scoring: {per_task}); {tokens:,} tokens, "
-          f"{tokens / scoring:,.0f} tokens/s scoring, {tokens / wall:,.0f} tokens/s whole; target < 120 s: "
-          f"{'met' if wall < 120 else 'NOT met'}")
+          f"{tokens / scoring:,.0f} tokens/s scoring, {tokens / wall:,.0f} tokens/s whole")
+    if args.size == "124M" and res["device"] == "cuda" and not args.limit:
+        verdict = "met" if wall < 120 else "NOT met"
+        print(f"target (GPT-2 124M, all of WikiText-2 + PTB + LAMBADA in < 120 s): {verdict}")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ class EvalConfig:
                                    "windows); smaller gives overlapping windows with more context per token")
     device: Literal["auto", "cpu", "cuda"] = opt("auto", "auto: CUDA when available")
     dtype: Literal["fp32", "bf16"] | None = opt(None, "fp32 or bf16 autocast (default: fp32 on CPU, bf16 on CUDA)")
-    limit: int | None = opt(None, "score only the first N documents/examples of each task (a quick look)")
+    limit: int | None = opt(None, "score only the first N examples of each task (WikiText: N articles; a quick look)")
     tokenizer: str | None = opt(None, "tokenizer file or folder (default: the HF folder's, or the run's tokens "
                                       "dataset's; a run checks its hash)")
 

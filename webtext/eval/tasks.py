@@ -147,8 +147,18 @@ def _load_task(spec: str, limit: int | None) -> Task:
     _check_nonempty(name, source, task.size)
     if limit is not None:
         task.documents, task.passages, task.questions = (
-            task.documents[:limit], task.passages[:limit], task.questions[:limit])
+            _first_examples(task.documents, limit), task.passages[:limit], task.questions[:limit])
     return task
+
+
+def _first_examples(documents: list[bm.Document], limit: int) -> list[bm.Document]:
+    """The first ``limit`` documents, or where a file is one document (PTB, 1BW), its first
+    ``limit`` examples (lines)."""
+    if len(documents) != 1 or len(documents[0].spans) <= limit:
+        return documents[:limit]
+    doc = documents[0]
+    spans = doc.spans[:limit]
+    return [bm.Document(doc.text[: spans[-1][2]], spans)]
 
 
 # ---------------------------------------------------------------------------------------------
