@@ -163,7 +163,7 @@ def run_eval(cfg: EvalConfig, out: Path, runner: object = None) -> Manifest:
              "tokens_scored": sum(results["tokens_scored"].values()),
              "seconds": round(sum(results["seconds"].values()), 3), "truncated_contexts": sum(truncated.values())}
     manifest = Manifest(stage="eval", fingerprint=fingerprint, config=to_dict(cfg),
-                        inputs=[{"model": loaded.identity}, *inputs],
+                        inputs=[{"path": loaded.identity["path"], "model_sha256": loaded.identity["sha256"]}, *inputs],
                         shards=[{"index": 0, "files": [f.__dict__ for f in files]}], stats=stats)
     manifest.write(out)
     return manifest
