@@ -26,7 +26,9 @@ def write_random_gpt2(folder: Path, n_layer: int, n_head: int, n_embd: int, bloc
     return folder
 
 
-def lambada_like(valid: Path, out: Path, n: int) -> Path:
+def lambada_like(valid: Path, out: Path, n: int, repeat: bool = False) -> Path:
+    """Up to ``n`` passages (lines of >= 30 words, cut at 120); ``repeat``: cycle through them
+    until there are ``n`` (WikiText-2 valid has ~1,600; LAMBADA's test set 5,153)."""
     texts = []
     for line in valid.read_text(encoding="utf-8").splitlines():
         words = line.strip().split(" ")
@@ -34,5 +36,7 @@ def lambada_like(valid: Path, out: Path, n: int) -> Path:
             texts.append(" ".join(words[:120]))
         if len(texts) == n:
             break
+    if repeat and texts:
+        texts = [texts[i % len(texts)] for i in range(n)]
     out.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8")
     return out

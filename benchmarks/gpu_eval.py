@@ -5,7 +5,8 @@ model is a randomly initialised GPT-2 124M (12 layers, width 768, context 1024; 
 not depend on training) written as a Hugging Face folder; the tokenizer is GPT-2's own BPE from
 --bpe (encoder.json + vocab.bpe; nothing is downloaded). LAMBADA: --lambada (a real
 lambada_test.jsonl, 5,153 passages) or, without it, --passages LAMBADA-format passages drawn
-from WikiText-2 valid. Prints seconds (whole process and scoring alone) and tokens/s.
+from WikiText-2 valid (cycled: it has ~1,600 lines long enough). Prints seconds (whole process
+and scoring alone) and tokens/s.
 
     python benchmarks/gpu_eval.py --bpe BPE_DIR --wikitext WIKI_TEST --ptb PTB_TEST [--lambada FILE]
     # CPU smoke test with a tiny model:
@@ -52,7 +53,7 @@ def main() -> None:
     lambada = args.lambada
     if lambada is None:
         valid = args.wikitext_valid or args.wikitext.with_name("valid.txt")
-        lambada = lambada_like(valid, work / "lambada.jsonl", args.passages)
+        lambada = lambada_like(valid, work / "lambada.jsonl", args.passages, repeat=True)
     argv = [sys.executable, "-m", "webtext.cli", "eval", str(model), "--tokenizer", str(args.bpe),
             "--task", f"wikitext2={args.wikitext}", "--task", f"ptb={args.ptb}", "--task", f"lambada={lambada}",
             "--device", args.device, "--batch-size", str(args.batch_size), "--out", str(work / "eval")]
