@@ -25,7 +25,6 @@ perplexity over all examples equals lm-eval's document-level one.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Callable
@@ -165,25 +164,46 @@ def _first_examples(documents: list[bm.Document], limit: int) -> list[bm.Documen
 # Rolling documents
 
 
+_WHITESPACE = np.array([c for c in range(0x3001) if chr(c).isspace()], dtype=np.uint32)
+
+
+def _counted(text: str) -> np.ndarray:
+    """Positions of the characters every de-tokenizer here keeps, in order: all but whitespace and
+    ``@`` (they delete whitespace, ``@`` of ``@-@``, and replace ``N`` by ``1``, one for one)."""
+    cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    return np.flatnonzero(~np.isin(cps, _WHITESPACE) & (cps != ord("@")))
+
+
 def _boundaries(text: str, detok: str, ends: list[int]) -> list[int]:
     """Character positions in ``detok`` of the example boundaries ``ends`` (positions in ``text``
-    right after a line end). De-tokenizers keep every newline almost always: then the k-th newline
-    maps to the k-th; otherwise a character alignment of the two texts decides."""
+    right after a line end). When the de-tokenizer kept every newline, the k-th newline maps to
+    the k-th. Otherwise (lm-eval's quote rule can join lines) the kept characters align the two
+    texts: a boundary falls after the last newline between the last kept character before it and
+    the first one after it (or on that first character when no newline is left between them)."""
     if text == detok:
         return ends
     if text.count("\n") == detok.count("\n") and all(e == len(text) or text[e - 1] == "\n" for e in ends):
         newlines = [m.end() for m in re.finditer("\n", detok)]
         return [len(detok) if e == len(text) else newlines[text.count("\n", 0, e) - 1] for e in ends]
-    matcher = difflib.SequenceMatcher(None, text, detok, autojunk=False)
-    blocks = matcher.get_matching_blocks()
+    return _align_kept(text, detok, ends)
+
+
+def _align_kept(text: str, detok: str, ends: list[int]) -> list[int]:
+    kept_text, kept_detok = _counted(text), _counted(detok)
+    if len(kept_text) != len(kept_detok):  # a de-tokenizer that changes more than spaces: scale
+        scale = len(kept_detok) / max(len(kept_text), 1)
+        counts = [round(int(np.searchsorted(kept_text, e)) * scale) for e in ends]
+    else:
+        counts = [int(np.searchsorted(kept_text, e)) for e in ends]
     out = []
-    for e in ends:
-        pos = len(detok)
-        for a, b, size in blocks:
-            if a + size >= e:
-                pos = b + (e - a) if a <= e else b
-                break
-        out.append(pos)
+    for e, k in zip(ends, counts, strict=True):
+        if e == len(text):
+            out.append(len(detok))
+            continue
+        after = int(kept_detok[k]) if k < len(kept_detok) else len(detok)
+        before = int(kept_detok[k - 1]) + 1 if k > 0 else 0
+        newline = detok.rfind("\n", before, after)
+        out.append(newline + 1 if newline >= 0 else after)
     return out
 
 
