@@ -10,13 +10,15 @@ from webtext.config import inputs_under, opt, subkey, under
 from webtext.errors import ConfigError
 
 
-def _resolve_named_paths(specs: list[str], base: Path) -> list[str]:
-    """``NAME=PATH`` specs with relative paths made relative to ``base`` (hf: sources untouched)."""
+def resolve_named_paths(specs: list[str], base: Path) -> list[str]:
+    """``NAME=PATH`` specs (benchmarks, eval tasks) with relative paths made relative to ``base``
+    (``hf:`` sources untouched; a ``lines:`` prefix kept in front of its path)."""
     out = []
     for spec in specs:
         name, sep, source = spec.partition("=")
         if sep and source and not source.startswith("hf:"):
-            spec = f"{name}={under(base, source)}"
+            prefix = "lines:" if source.startswith("lines:") else ""
+            spec = f"{name}={prefix}{under(base, source[len(prefix):])}"
         out.append(spec)
     return out
 
@@ -70,8 +72,8 @@ class ContaminationConfig:
 
     def resolve_paths(self, base: Path) -> ContaminationConfig:
         return inputs_under(
-            self, base, benchmarks=_resolve_named_paths(self.benchmarks, base),
-            benchmark_train=_resolve_named_paths(self.benchmark_train, base), bloom=under(base, self.bloom),
+            self, base, benchmarks=resolve_named_paths(self.benchmarks, base),
+            benchmark_train=resolve_named_paths(self.benchmark_train, base), bloom=under(base, self.bloom),
         )
 
 
