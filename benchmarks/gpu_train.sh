@@ -20,7 +20,7 @@
 #   bash benchmarks/gpu_train.sh                       # from the repository root (or anywhere)
 #   MICRO=16 STEPS=40 bash benchmarks/gpu_train.sh     # knobs below, as environment variables
 #
-# Knobs: PYTHON (python3), STEPS (50), WARMUP (10), MICRO (32 sequences per forward; on CUDA
+# Knobs: PYTHON (python3), STEPS (50), WARMUP (10), MICRO (64 sequences per forward; on CUDA
 # out-of-memory the run is retried once with MICRO/2), BATCH_TOKENS (524288), NPROC (1), LAUNCH
 # (torchrun | cli), PAD_VOCAB (1), TOKENS (16777216 synthetic tokens; windows wrap around),
 # TIME_LIMIT (240 s for the training run), WORK (benchmarks/out/gpu_train, git-ignored), EVAL_DATA (see
@@ -36,7 +36,7 @@ REPO=$(pwd)
 PYTHON=${PYTHON:-python3}
 STEPS=${STEPS:-50}
 WARMUP=${WARMUP:-10}
-MICRO=${MICRO:-32}
+MICRO=${MICRO:-64}
 BATCH_TOKENS=${BATCH_TOKENS:-524288}
 NPROC=${NPROC:-1}
 LAUNCH=${LAUNCH:-torchrun}
