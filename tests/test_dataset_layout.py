@@ -253,3 +253,31 @@ def test_urls_with_the_old_names_is_redone_on_rerun(urls_out, tmp_path, caplog):
     assert verify_dataset(out)[1] == []
     assert main_table(out).to_pylist() == want
     assert assert_tools_read_main_table(out, tmp_path / "hf") == len(want)
+
+
+def test_old_stats_alone_is_moved_not_redone(tmp_path, caplog):
+    """A stage without side folders of its own (tokenize, memorization) had only ``stats/`` to
+    rename: the move is exact (the manifest never lists stats files), so nothing is redone."""
+    out, calls = tmp_path / "d", []
+
+    def shard(task: ShardTask) -> ShardOutput:
+        calls.append(task.index)
+        main = out / part_name(task.index)
+        write_parquet(main, pa.table({"id": [f"k{task.index}"]}))
+        return ShardOutput(files=[main], counts={"total": 1, "kept": 1})
+
+    def run() -> Manifest:
+        return run_stage(stage="plain", dataset=out, config={}, inputs=[], tasks=[ShardTask(i, "") for i in range(2)],
+                         shard_fn=shard, runner=LocalRunner())
+
+    first = run()
+    (out / STATS_DIR).rename(out / "stats")
+    caplog.set_level(logging.INFO)
+    again = run()
+    assert calls == [0, 1] and again.created_at == first.created_at
+    assert "moving stats to __stats" in caplog.text and "already complete" in caplog.text
+    assert sorted(p.name for p in out.iterdir()) == ["__stats", MANIFEST, "part-00000.parquet", "part-00001.parquet"]
+    (out / MANIFEST).unlink()  # an unfinished old run: its shards are still recognised as done
+    (out / STATS_DIR).rename(out / "stats")
+    run()
+    assert calls == [0, 1] and verify_dataset(out)[1] == []

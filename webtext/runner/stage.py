@@ -8,7 +8,9 @@
   contract: ``part-*``, ``__stats/``, the manifest and the stage's own side folders).
 - A folder written with the older side-folder names (``stats/``, ``dropped/``, ... before the
   ``__`` prefix of ``webtext.paths.side_dir``) is redone whole, old names removed: the two
-  layouts are never mixed.
+  layouts are never mixed. Where ``stats/`` is the only old name (a stage without side folders
+  of its own, e.g. tokenize), it is moved to ``__stats/`` instead: no file the manifest lists
+  moves, so the folder is then exactly what this version writes and nothing is redone.
 - If any shard fails, the others still finish, no manifest is written and StageFailedError says
   which shards failed and why.
 """
@@ -121,6 +123,12 @@ def run_stage(
     existing = Manifest.read(dataset)
     legacy = _legacy(side_dirs, parts)
     old_names = _legacy_found(dataset, legacy)
+    old_stats = dataset / str(legacy_name(STATS_DIR))
+    if old_names == [old_stats.name] and old_stats.is_dir() and not (dataset / STATS_DIR).exists():
+        # Stats files are completion markers, never listed in the manifest: moving them is exact.
+        log.info("%s: moving %s to %s (the current layout of %s)", stage, old_stats.name, STATS_DIR, dataset)
+        old_stats.rename(dataset / STATS_DIR)
+        old_names = []
     if old_names:
         log.warning("%s: %s was written by an older webtext (folders %s, now prefixed with __); redoing the stage",
                     stage, dataset, ", ".join(f"{n}/" for n in old_names))
