@@ -217,8 +217,10 @@ def read_ids(files: list[Path], columns: list[str]) -> dict[str, list]:
 
 
 def webtext_result(out: Path) -> tuple[set[str], dict[str, str]]:
+    from webtext.paths import side_dir
+
     kept = set(read_ids(sorted(out.glob("*.parquet")), ["id"])["id"])
-    dups = read_ids(sorted((out / "duplicates").glob("*.parquet")), ["id", "duplicate_of"])
+    dups = read_ids(sorted(side_dir(out, "duplicates").glob("*.parquet")), ["id", "duplicate_of"])
     return kept, dict(zip(dups["id"], dups["duplicate_of"], strict=True))
 
 

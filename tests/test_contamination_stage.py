@@ -29,6 +29,7 @@ from webtext.contamination.contamination_stage import run_contamination
 from webtext.contamination.decontaminate import run_decontaminate
 from webtext.data import Manifest, verify_dataset
 from webtext.errors import ConfigError
+from webtext.paths import side_dir
 from webtext.runner import LocalRunner
 
 N = 8
@@ -657,7 +658,7 @@ def _docs(folder: Path) -> dict[str, dict]:
 
 
 def _removed(folder: Path) -> dict[str, dict]:
-    return {r["id"]: r for r in rows(folder / "removed")}
+    return {r["id"]: r for r in rows(side_dir(folder, "removed"))}
 
 
 @pytest.mark.parametrize("max_fraction", [0.0, 0.05, 0.3])

@@ -45,6 +45,7 @@ from warcio.archiveiterator import ArchiveIterator
 from webtext.crawl.config import CrawlConfig
 from webtext.crawl.crawl_stage import run_crawl
 from webtext.data import verify_dataset
+from webtext.paths import side_dir
 from webtext.runner import LocalRunner
 
 pytestmark = pytest.mark.slow
@@ -167,7 +168,7 @@ def warc_records(path: Path) -> list[Record]:
 
 def record_at(out: Path, row: dict) -> Record:
     """The one record that ``warc_file``/``warc_offset``/``warc_length`` of a log row point to."""
-    with open(out / "warc" / row["warc_file"], "rb") as f:
+    with open(side_dir(out, "warc") / row["warc_file"], "rb") as f:
         f.seek(row["warc_offset"])
         blob = f.read(row["warc_length"])
     assert len(blob) == row["warc_length"], f"{row['url']}: WARC shorter than the row says"
@@ -258,7 +259,7 @@ def hostile(tmp_path_factory) -> Crawl:
         run_crawl(cfg, work / "crawl", LocalRunner())
         seconds = time.monotonic() - start
     out = work / "crawl"
-    records = [r for w in sorted((out / "warc").glob("*.warc.gz")) for r in warc_records(w)]
+    records = [r for w in sorted(side_dir(out, "warc").glob("*.warc.gz")) for r in warc_records(w)]
     return Crawl(web, out, urls, read_log(out), records, seconds)
 
 
@@ -707,7 +708,7 @@ def resumed(tmp_path_factory) -> Resumed:
         cmd = [*_cli(), "crawl", str(work / "urls.txt"), "--out", str(out), "--allow-network", "127.0.0.0/8",
                "--partitions", "1", "--delay", "0.1", "--download-timeout", "3", "--log-chunk-rows", "10",
                "--runner", "local"]
-        chunks = out / "log-chunks" / "00000"
+        chunks = side_dir(out, "log-chunks") / "00000"
         with open(work / "first.log", "wb") as first:
             proc = subprocess.Popen(cmd, stdout=first, stderr=subprocess.STDOUT, start_new_session=True)
             try:
@@ -725,7 +726,7 @@ def resumed(tmp_path_factory) -> Resumed:
         assert not (out / "_manifest.json").exists()
         logged_before = [u for f in sorted(chunks.glob("chunk-*.parquet")) for u in pq.read_table(f)["url"].to_pylist()]
         hits_before = Counter(h.path for h in web.hits)
-        warc = out / "warc" / "part-00000.warc.gz"
+        warc = side_dir(out, "warc") / "part-00000.warc.gz"
         with open(warc, "ab") as f:  # a record torn by the crash
             f.write(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03torn record")
         second = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
@@ -750,7 +751,7 @@ def test_resume_does_not_refetch_logged_urls(resumed):
 
 
 def test_resume_leaves_a_clean_warc_with_exact_offsets(resumed):
-    warc = resumed.out / "warc" / "part-00000.warc.gz"
+    warc = side_dir(resumed.out, "warc") / "part-00000.warc.gz"
     records = warc_records(warc)  # iterates end to end: the torn tail is gone
     responses = [r for r in records if r.type == "response"]
     assert len(responses) == RESUME_URLS
@@ -762,7 +763,7 @@ def test_resume_leaves_a_clean_warc_with_exact_offsets(resumed):
 
 
 def test_resume_keeps_every_request_record(resumed):
-    records = warc_records(resumed.out / "warc" / "part-00000.warc.gz")
+    records = warc_records(side_dir(resumed.out, "warc") / "part-00000.warc.gz")
     requests = requests_by_response(records)
     missing = [r.headers["WARC-Target-URI"] for r in records
                if r.type == "response" and r.headers["WARC-Record-ID"] not in requests]

@@ -14,7 +14,7 @@ from webtext.crawl.url_stage import run_urls
 from webtext.data import Manifest, ParquetStreamWriter, read_parquet, verify_dataset, write_parquet
 from webtext.demo.sample_dump import write_sample_dump
 from webtext.errors import ShardError
-from webtext.paths import atomic_path, remove_temporaries
+from webtext.paths import STATS_DIR, atomic_path, remove_temporaries, side_dir
 from webtext.runner import LocalRunner
 
 
@@ -34,7 +34,7 @@ def test_manifest_records_config_inputs_shards_and_stats(dumps, tmp_path):
     out = tmp_path / "urls"
     m = _run(dumps, out)
     data = json.loads((out / "_manifest.json").read_text())
-    assert data["stage"] == "urls" and data["code_version"] and data["parts"] == ["buckets"]
+    assert data["stage"] == "urls" and data["code_version"] and data["parts"] == ["__buckets"]
     assert data["config"]["min_karma"] == 3 and data["config"]["resolved_blocklists"]["domains"]["version"]
     assert data["inputs"][0]["manifest_sha256"]  # the buckets pass, by manifest digest
     assert len(data["shards"]) == 4
@@ -42,10 +42,10 @@ def test_manifest_records_config_inputs_shards_and_stats(dumps, tmp_path):
         (f,) = shard["files"]
         assert set(f) == {"path", "rows", "bytes", "sha256"}
     assert data["stats"]["kept_urls"] == sum(s["files"][0]["rows"] for s in data["shards"]) == m.stats["kept_urls"]
-    inner = json.loads((out / "buckets" / "_manifest.json").read_text())
+    inner = json.loads((side_dir(out, "buckets") / "_manifest.json").read_text())
     assert [i["path"].rsplit("/", 1)[1] for i in inner["inputs"]] == ["RS_2017-01.zst", "RS_2017-02.xz"]
     assert all({"bytes", "mtime_ns"} <= set(i) for i in inner["inputs"])
-    assert len(list((out / "stats").glob("*.json"))) == 4
+    assert len(list((out / STATS_DIR).glob("*.json"))) == 4
 
 
 def test_rerun_skips_finished_stage_and_shards(dumps, tmp_path, caplog):
@@ -59,7 +59,7 @@ def test_rerun_skips_finished_stage_and_shards(dumps, tmp_path, caplog):
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.parquet")} == mtimes
     # A killed run: the manifest and one shard's marker are gone -> only that shard reruns.
     (out / "_manifest.json").unlink()
-    (out / "stats" / "00002.json").unlink()
+    (out / STATS_DIR / "00002.json").unlink()
     caplog.clear()
     _run(dumps, out)
     assert "3 of 4 shards already done" in caplog.text
@@ -86,7 +86,7 @@ def test_fewer_buckets_leave_no_stale_files(dumps, tmp_path):
     _run(dumps, out)
     run_urls(UrlsConfig(inputs=[str(dumps)], buckets=2), out, LocalRunner())
     assert sorted(p.name for p in out.glob("part-*")) == ["part-00000.parquet", "part-00001.parquet"]
-    assert sorted(p.name for p in (out / "buckets").glob("b*")) == ["b00000", "b00001"]
+    assert sorted(p.name for p in side_dir(out, "buckets").glob("__b*")) == ["__b00000", "__b00001"]
     assert verify_dataset(out)[1] == []
 
 
@@ -107,9 +107,9 @@ def test_verify_reports_flipped_byte_and_missing_shard(dumps, tmp_path, capsys):
     assert f"{target}: sha256: expected {entry['sha256']}, actual " in text
     assert "part-00003.parquet: file: expected sha256" in text and "actual missing" in text
     # Intermediate passes are verified too.
-    bucket_file = next((out / "buckets").glob("b*/part-*.parquet"))
+    bucket_file = next(side_dir(out, "buckets").glob("__b*/part-*.parquet"))
     bucket_file.unlink()
-    assert main(["verify", str(out / "buckets")]) == 1
+    assert main(["verify", str(side_dir(out, "buckets"))]) == 1
     assert str(bucket_file) in capsys.readouterr().out
 
 

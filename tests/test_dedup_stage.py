@@ -19,6 +19,7 @@ from webtext.dedup.config import DedupConfig
 from webtext.dedup.dedup_stage import run_dedup
 from webtext.dedup.minhash import lsh_params
 from webtext.errors import ConfigError
+from webtext.paths import STATS_DIR, side_dir
 from webtext.runner import LocalRunner
 
 DOCS_SCHEMA = pa.schema([("id", pa.string()), ("url", pa.string()), ("text", pa.string()), ("karma", pa.int64()),
@@ -53,7 +54,7 @@ def _kept(out: Path) -> list[dict]:
 
 
 def _duplicates(out: Path) -> list[dict]:
-    files = sorted((out / "duplicates").glob("part-*.parquet"))
+    files = sorted(side_dir(out, "duplicates").glob("part-*.parquet"))
     return sorted((r for f in files for r in pq.read_table(f).to_pylist()), key=lambda r: r["id"])
 
 
@@ -97,7 +98,7 @@ def _check_output(out: Path, inputs: list[Path]) -> tuple[list[dict], dict[str, 
     assert all(by_id[r["id"]] == r for r in kept)  # whole rows, extra columns included, unchanged
     for i, f in enumerate(inputs):
         assert pq.read_schema(out / f"part-{i:05d}.parquet").equals(pq.read_schema(f), check_metadata=True)
-        side = pq.read_schema(out / "duplicates" / f"part-{i:05d}.parquet")
+        side = pq.read_schema(side_dir(out, "duplicates") / f"part-{i:05d}.parquet")
         assert side.names == DUPLICATES_COLUMNS
     for r in removed.values():
         assert r["duplicate_of"] in kept_ids  # a representative, which is kept
@@ -108,7 +109,7 @@ def _check_output(out: Path, inputs: list[Path]) -> tuple[list[dict], dict[str, 
     manifest = json.loads((out / "_manifest.json").read_text())
     assert manifest["stats"]["documents"] == len(rows) and manifest["stats"]["kept"] == len(kept)
     assert manifest["stats"]["removed"] == len(removed)
-    assert manifest["parts"] == ["signatures", "buckets", "clusters"]
+    assert manifest["parts"] == ["__signatures", "__buckets", "__clusters"]
     for part in manifest["parts"]:
         assert (out / part / "_manifest.json").exists()
     return kept, removed
@@ -160,7 +161,7 @@ def test_planted_exact_and_near_copies_are_removed(planted, tmp_path):
     # each docs file has its own duplicates file listing exactly the ids removed from it
     for i, f in enumerate(files):
         ids = set(pq.read_table(f, columns=["id"])["id"].to_pylist())
-        side = pq.read_table(tmp_path / "out" / "duplicates" / f"part-{i:05d}.parquet")["id"].to_pylist()
+        side = pq.read_table(side_dir(tmp_path / "out", "duplicates") / f"part-{i:05d}.parquet")["id"].to_pylist()
         assert set(side) == ids & set(expected)
 
 
@@ -211,7 +212,7 @@ def test_empty_and_whitespace_only_texts(tmp_path):
     assert {r["id"] for r in kept} == {d["id"] for d in docs} | {"e0"}
     assert removed == {
         i: {"id": i, "duplicate_of": "e0", "similarity": 1.0, "kind": "exact"} for i in ("e1", "e2", "e3", "e4")}
-    sig_stats = json.loads((tmp_path / "out" / "signatures" / "_manifest.json").read_text())["stats"]
+    sig_stats = json.loads((side_dir(tmp_path / "out", "signatures") / "_manifest.json").read_text())["stats"]
     assert sig_stats["empty_documents"] == 5
     assert m.stats["removed_near"] == 0
 
@@ -292,8 +293,8 @@ def test_identical_texts_with_different_ids_in_two_shards(paragraphs, tmp_path):
     _run(tmp_path / "in", tmp_path / "out", partitions=2)
     _, removed = _check_output(tmp_path / "out", [a, b])
     assert removed == {"b0": {"id": "b0", "duplicate_of": "a1", "similarity": 1.0, "kind": "exact"}}  # karma tie
-    assert pq.read_table(tmp_path / "out" / "duplicates" / "part-00000.parquet").num_rows == 0
-    assert pq.read_table(tmp_path / "out" / "duplicates" / "part-00001.parquet")["id"].to_pylist() == ["b0"]
+    assert pq.read_table(side_dir(tmp_path / "out", "duplicates") / "part-00000.parquet").num_rows == 0
+    assert pq.read_table(side_dir(tmp_path / "out", "duplicates") / "part-00001.parquet")["id"].to_pylist() == ["b0"]
     # with more karma, the second shard's copy is the one kept
     _write(b, [_doc("b1", paragraphs[12], 1), _doc("b0", text, 8)])
     _run(tmp_path / "in", tmp_path / "out2", partitions=2)
@@ -391,18 +392,19 @@ def test_rerun_skips_and_a_killed_run_resumes_at_the_unfinished_pass(planted, tm
     assert caplog.text.count("already complete") == 4
     # killed after the buckets pass: the clusters and filter passes left no manifest
     (out / "_manifest.json").unlink()
-    (out / "clusters" / "_manifest.json").unlink()
-    for p in (out / "clusters" / "stats").iterdir():
+    (side_dir(out, "clusters") / "_manifest.json").unlink()
+    for p in (side_dir(out, "clusters") / STATS_DIR).iterdir():
         p.unlink()
-    (out / "clusters" / "stats").rmdir()
-    earlier = {p: json.loads((out / p / "_manifest.json").read_text())["created_at"] for p in ("signatures", "buckets")}
-    earlier_files = {**_mtimes(out / "signatures"), **_mtimes(out / "buckets")}
+    (side_dir(out, "clusters") / STATS_DIR).rmdir()
+    earlier = {p: json.loads((side_dir(out, p) / "_manifest.json").read_text())["created_at"]
+               for p in ("signatures", "buckets")}
+    earlier_files = {**_mtimes(side_dir(out, "signatures")), **_mtimes(side_dir(out, "buckets"))}
     caplog.clear()
     resumed = _run(files, out, partitions=3)
     assert "dedup.signatures: already complete" in caplog.text and "dedup.buckets: already complete" in caplog.text
-    assert {p: json.loads((out / p / "_manifest.json").read_text())["created_at"]
+    assert {p: json.loads((side_dir(out, p) / "_manifest.json").read_text())["created_at"]
             for p in ("signatures", "buckets")} == earlier
-    assert {**_mtimes(out / "signatures"), **_mtimes(out / "buckets")} == earlier_files
+    assert {**_mtimes(side_dir(out, "signatures")), **_mtimes(side_dir(out, "buckets"))} == earlier_files
     assert (_kept(out), _duplicates(out)) == result
     assert resumed.stats["removed"] == first.stats["removed"] == len(expected)
     assert verify_dataset(out)[1] == []
@@ -412,12 +414,12 @@ def test_a_changed_threshold_redoes_the_passes(planted, tmp_path, caplog):
     files, _ = planted
     out = tmp_path / "out"
     strict = _run(files, out, partitions=3, threshold=0.95)
-    sig_files = _mtimes(out / "signatures")
+    sig_files = _mtimes(side_dir(out, "signatures"))
     caplog.set_level(logging.INFO, logger="webtext")
     loose = _run(files, out, partitions=3, threshold=0.8)
     assert "redoing" in caplog.text and "already complete" not in caplog.text
     assert loose.fingerprint != strict.fingerprint
-    assert json.loads((out / "signatures" / "_manifest.json").read_text())["config"]["threshold"] == 0.8
+    assert json.loads((side_dir(out, "signatures") / "_manifest.json").read_text())["config"]["threshold"] == 0.8
     assert all(p.stat().st_mtime_ns != t for p, t in sig_files.items() if p.exists())
     fresh = tmp_path / "fresh"
     _run(files, fresh, partitions=3, threshold=0.8)
@@ -440,7 +442,7 @@ def test_cli_dedup_then_verify(planted, tmp_path, capsys):
     assert main(["verify", str(out)]) == 0
     assert "verify: OK" in capsys.readouterr().out
     # verify recurses into the passes: a damaged pass file is a problem
-    pairs = sorted((out / "buckets").glob("part-*.parquet"))[0]
+    pairs = sorted(side_dir(out, "buckets").glob("part-*.parquet"))[0]
     pairs.write_bytes(pairs.read_bytes()[:-1] + b"\0")
     assert main(["verify", str(out)]) == 1
     assert main(["dedup", *map(str, files), "--out", str(tmp_path / "nv"), "--runner", "local", "--no-verify"]) == 0

@@ -7,6 +7,7 @@ import zstandard
 
 from webtext.cli import main
 from webtext.data import verify_dataset
+from webtext.paths import side_dir
 
 
 @pytest.mark.slow  # the whole demo: minutes
@@ -34,7 +35,7 @@ def test_demo_runs_every_stage(tmp_path, capsys):
     stored = {(r["warc_file"], r["warc_offset"]) for r in stored}
     assert {(d["warc_file"], d["warc_offset"]) for d in docs} <= stored  # lineage back to the WARC record
     assert verify_dataset(tmp_path / "dedup")[1] == []
-    removed = pq.read_table(sorted((tmp_path / "dedup" / "duplicates").glob("part-*.parquet"))).to_pylist()
+    removed = pq.read_table(sorted(side_dir(tmp_path / "dedup", "duplicates").glob("part-*.parquet"))).to_pylist()
     assert {r["kind"] for r in removed} == {"exact", "near"}  # the website plants both kinds
     kept = pq.read_table(sorted((tmp_path / "dedup").glob("part-*.parquet"))).num_rows
     assert kept + len(removed) == len(docs)

@@ -24,6 +24,7 @@ from webtext.extract.config import ExtractConfig
 from webtext.extract.decode import decode_html, sniff_binary
 from webtext.extract.extract_stage import run_extract
 from webtext.extract.worker import Extractor, ExtractSettings
+from webtext.paths import side_dir
 from webtext.runner import LocalRunner
 
 # --- pages ---------------------------------------------------------------------------------------------------------
@@ -176,7 +177,7 @@ def write_warc(path: Path, records: list[tuple[str, bytes, str]]) -> None:
 
 def read_rows(out: Path) -> tuple[list[dict], list[dict]]:
     docs = [r for f in sorted(out.glob("part-*.parquet")) for r in pq.read_table(f).to_pylist()]
-    dropped = [r for f in sorted((out / "dropped").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
+    dropped = [r for f in sorted(side_dir(out, "dropped").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
     return docs, dropped
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from webtext.errors import ConfigError
 from webtext.inputs import dump_files, parquet_files, warc_files
-from webtext.paths import MANIFEST
+from webtext.paths import MANIFEST, side_dir
 
 
 def touch(path):
@@ -39,7 +39,7 @@ def test_dump_files_take_what_the_stage_accepts(tmp_path):
 
 def test_warc_files_know_their_crawl_dataset(tmp_path):
     crawl = tmp_path / "crawl"
-    w0 = touch(crawl / "warc" / "part-00000.warc.gz")
+    w0 = touch(side_dir(crawl, "warc") / "part-00000.warc.gz")
     touch(crawl / MANIFEST)
     loose = touch(tmp_path / "loose" / "a" / "x.warc")
     got = warc_files([str(crawl), str(tmp_path / "loose"), str(loose)])
@@ -48,3 +48,8 @@ def test_warc_files_know_their_crawl_dataset(tmp_path):
         warc_files([str(touch(tmp_path / "none" / "x.txt").parent)])
     with pytest.raises(ConfigError, match="input not found"):
         warc_files([str(tmp_path / "missing.warc")])
+    old = tmp_path / "old-crawl"  # the layout before side folders were prefixed: refused, not read loose
+    touch(old / "warc" / "part-00000.warc.gz")
+    touch(old / MANIFEST)
+    with pytest.raises(ConfigError, match=r"older webtext \(warc/, now __warc/\): rerun its crawl stage"):
+        warc_files([str(old)])

@@ -18,6 +18,7 @@ from webtext.crawl.config import UrlsConfig
 from webtext.crawl.url_stage import run_urls
 from webtext.demo.sample_dump import write_sample_dump
 from webtext.errors import StageFailedError
+from webtext.paths import STATS_DIR, side_dir
 from webtext.runner import LocalRunner
 from webtext.runner.ray_runner import RayRunner
 
@@ -54,8 +55,8 @@ def test_ray_runner_reports_failed_shard_and_finishes_the_others(ray_local, tmp_
     assert list(err.value.failures) == [1]
     assert "ShardError" in err.value.failures[1] and "RS_2017-02.zst" in err.value.failures[1]
     assert f"byte offset {len(data) // 2}" in err.value.failures[1]
-    assert sorted(p.name for p in (out / "buckets" / "stats").iterdir()) == ["00000.json", "00002.json"]
-    assert not (out / "buckets" / "_manifest.json").exists()
+    assert sorted(p.name for p in (side_dir(out, "buckets") / STATS_DIR).iterdir()) == ["00000.json", "00002.json"]
+    assert not (side_dir(out, "buckets") / "_manifest.json").exists()
 
 
 def _free_port() -> int:

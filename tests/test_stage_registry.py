@@ -16,7 +16,7 @@ from webtext.cli import main
 from webtext.config import inputs_under, opt, subkey, to_dict
 from webtext.data import Manifest, read_parquet, verify_dataset, write_parquet
 from webtext.errors import ConfigError
-from webtext.paths import part_name
+from webtext.paths import STATS_DIR, part_name
 from webtext.runner import Runner, ShardOutput, ShardTask, input_identity, run_stage
 from webtext.stage_spec import StageSpec
 
@@ -117,7 +117,7 @@ def test_a_shard_whose_books_do_not_balance_is_refused(tmp_path, capsys):
                                             r"!= kept 1 \+ dropped 1"):
         run_stage(stage="odd-stage", dataset=tmp_path / "o", config={}, inputs=[],
                   tasks=[ShardTask(7, "the label")], shard_fn=unbalanced, runner=LocalRunner())
-    assert not (tmp_path / "o" / "stats").exists() or not list((tmp_path / "o" / "stats").iterdir())
+    assert not (tmp_path / "o" / STATS_DIR).exists() or not list((tmp_path / "o" / STATS_DIR).iterdir())
 
 
 def test_every_listed_stage_declares_itself():

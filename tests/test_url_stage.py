@@ -15,6 +15,7 @@ from webtext.crawl.config import UrlsConfig
 from webtext.crawl.url_stage import run_urls, urls_schema
 from webtext.demo.sample_dump import write_sample_dump
 from webtext.errors import StageFailedError
+from webtext.paths import STATS_DIR, side_dir
 from webtext.runner import LocalRunner
 
 
@@ -97,7 +98,7 @@ def test_generated_dump_books_balance_per_shard(tmp_path):
     write_sample_dump(tmp_path / "in" / "RS_2017-02.bz2", 1000, seed=4, junk_every=25)
     out = tmp_path / "urls"
     m = run_urls(UrlsConfig(inputs=[str(tmp_path / "in")], buckets=4), out, LocalRunner())
-    for stats_file in sorted((out / "buckets" / "stats").glob("*.json")):
+    for stats_file in sorted((side_dir(out, "buckets") / STATS_DIR).glob("*.json")):
         counts = json.loads(stats_file.read_text())["counts"]
         drops = sum(v for k, v in counts.items() if k.startswith("dropped_"))
         assert counts["lines"] == counts["kept_submissions"] + drops, stats_file
@@ -126,8 +127,8 @@ def test_a_truncated_input_fails_its_shard_only(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1
     assert "RS_2017-03.zst" in err and f"byte offset {len(data) // 2}" in err and "truncated" in err
-    assert not (out / "buckets" / "_manifest.json").exists() and not (out / "_manifest.json").exists()
-    assert sorted(p.name for p in (out / "buckets" / "stats").glob("*.json")) == ["00000.json", "00001.json"]
+    assert not (side_dir(out, "buckets") / "_manifest.json").exists() and not (out / "_manifest.json").exists()
+    assert sorted(p.name for p in (side_dir(out, "buckets") / STATS_DIR).glob("*.json")) == ["00000.json", "00001.json"]
     # Repair the input: the rerun only processes the failed shard.
     cut.write_bytes(data)
     code = main(["urls", str(tmp_path / "in"), "--out", str(out), "--runner", "local"])
@@ -143,7 +144,7 @@ def test_failure_is_reported_not_raised_by_the_runner(tmp_path):
         run_urls(UrlsConfig(inputs=[str(bad), str(good)], buckets=1), tmp_path / "out", LocalRunner())
     assert list(err.value.failures) == [0]
     assert "RS_2017-04.zst" in err.value.failures[0]
-    assert (tmp_path / "out" / "buckets" / "stats" / "00001.json").exists()
+    assert (side_dir(tmp_path / "out", "buckets") / STATS_DIR / "00001.json").exists()
 
 
 def test_reduce_sub_passes_give_the_same_rows(tmp_path):

@@ -85,7 +85,10 @@ def write_parquet(path: Path, table: pa.Table) -> None:
     import pyarrow.parquet as pq
 
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd", write_page_checksum=True)
+        if table.num_rows:
+            pq.write_table(table, tmp, compression="zstd", write_page_checksum=True)
+        else:  # no row group at all: `datasets` reads an empty row group with batch size 0 and fails
+            pq.ParquetWriter(tmp, table.schema, compression="zstd", write_page_checksum=True).close()
 
 
 class ParquetStreamWriter:

@@ -7,7 +7,7 @@ names nothing is a ConfigError naming ``inputs[i]``. The kinds differ only in wh
 - ``parquet_files``: document tables -- a dataset's (or folder's) top-level ``*.parquet``;
 - ``dump_files``: submission dumps -- the files of a folder the caller's ``is_dump`` accepts;
 - ``warc_files``: WARC files, each with the crawl dataset it belongs to (a crawl output folder:
-  its ``warc/``), or None for loose WARC files (a folder's ``*.warc``/``*.warc.gz``, recursively).
+  its ``__warc/``), or None for loose WARC files (a folder's ``*.warc``/``*.warc.gz``, recursively).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from webtext.errors import ConfigError
-from webtext.paths import MANIFEST
+from webtext.paths import MANIFEST, side_dir
 
 Owned = tuple[Path, Path | None]  # (file, the dataset it belongs to, or None)
 
@@ -65,8 +65,11 @@ def warc_files(inputs: list[str]) -> list[tuple[Path, Path | None]]:
     """(WARC file, crawl dataset it belongs to or None) for every input."""
 
     def folder(d: Path) -> list[Owned]:
-        if (d / MANIFEST).exists() and (d / "warc").is_dir():  # a crawl dataset: its WARCs carry lineage
-            return [(w, d.resolve()) for w in sorted((d / "warc").glob("*.warc*"))]
+        if (d / MANIFEST).exists() and side_dir(d, "warc").is_dir():  # a crawl dataset: its WARCs carry lineage
+            return [(w, d.resolve()) for w in sorted(side_dir(d, "warc").glob("*.warc*"))]
+        if (d / MANIFEST).exists() and (d / "warc").is_dir():  # read loose, its WARCs would lose their lineage
+            raise ConfigError("inputs", f"{d} is a crawl dataset written by an older webtext (warc/, now "
+                              f"{side_dir(d, 'warc').name}/): rerun its crawl stage into {d} to rewrite it")
         return [(w, None) for w in sorted(d.rglob("*.warc")) + sorted(d.rglob("*.warc.gz"))]
 
     def missing(item: str, p: Path) -> str | None:

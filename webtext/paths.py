@@ -1,5 +1,10 @@
 """Dataset folder layout (DESIGN.md, "Data contracts") and atomic file writes.
 
+A dataset folder's main table is its ``part-*`` files; everything else in it (per-shard stats,
+side data, raw files, a multi-pass stage's intermediate passes) lives in a folder whose name
+starts with ``__`` (``side_dir``), and the manifest is ``_manifest.json``. pyarrow, pandas and
+``datasets.load_dataset`` all skip such names, so each of them reads the folder as the main table.
+
 Every file is written under a temporary name in its final folder and renamed into place once
 complete, so a reader (or a rerun) never sees half a file.
 """
@@ -13,8 +18,28 @@ from collections.abc import Iterator
 from pathlib import Path
 
 MANIFEST = "_manifest.json"
-STATS_DIR = "stats"
+# pyarrow and pandas skip names starting with "_" or "."; datasets.load_dataset(folder) skips
+# folders starting with "__" or "." but reads "_name/" folders: "__" is what all three skip.
+SIDE_PREFIX = "__"
 TMP_MARK = ".tmp-"
+
+
+def side_name(name: str) -> str:
+    """The on-disk name of side folder ``name`` (``"dropped"`` -> ``"__dropped"``); globs work too."""
+    return name if name.startswith(SIDE_PREFIX) else SIDE_PREFIX + name
+
+
+def side_dir(dataset: Path, name: str) -> Path:
+    """Side folder ``name`` of a dataset (``side_dir(out, "dropped")`` -> ``out/__dropped``)."""
+    return Path(dataset) / side_name(name)
+
+
+def legacy_name(name: str) -> str | None:
+    """The name an older webtext gave a side folder (before the ``__`` prefix), or None."""
+    return name[len(SIDE_PREFIX):] if name.startswith(SIDE_PREFIX) else None
+
+
+STATS_DIR = side_name("stats")
 
 
 def part_name(index: int, suffix: str = ".parquet") -> str:

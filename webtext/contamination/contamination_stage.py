@@ -22,6 +22,7 @@ from webtext.data import Manifest
 from webtext.docsets import check_columns, input_identities
 from webtext.errors import ConfigError
 from webtext.inputs import parquet_files
+from webtext.paths import side_dir, side_name
 from webtext.runner import Runner, ShardTask, input_identity, run_stage
 
 log = logging.getLogger(__name__)
@@ -94,22 +95,22 @@ def run_contamination(cfg: ContaminationConfig, out: Path, runner: Runner) -> Ma
     scanned = run_stage(
         stage="contamination.scan", dataset=hits_dir, config={**config, "bloom_input": build_bloom}, inputs=inputs,
         tasks=doc_tasks, shard_fn=functools.partial(scan_shard, cfg, str(out / "ngrams" / "table.npz"), hits_dir),
-        runner=runner, side_dirs=["found", "ngrams"],
+        runner=runner, side_dirs=[side_name("found"), side_name("ngrams")],
     )
     total = int(scanned.stats.get("ngrams", 0))
     passes = [input_identity(hits_dir)]
     bloom_info: dict = {}
     if build_bloom:
         registers = np.zeros(1 << HLL_BITS, dtype=np.uint8)
-        for f in sorted((hits_dir / "found").glob("*.npz")):
+        for f in sorted(side_dir(hits_dir, "found").glob("*.npz")):
             with np.load(f) as z:
                 np.maximum(registers, z["hll"], out=registers)
         distinct = distinct_estimate(registers)
         planned = planned_items(total, registers)
         m, k = bloom_size(planned, cfg.fp_rate)
         parts = min(cfg.bloom_parts or runner.parallelism(), 1 << PARTITION_BITS)
-        spills = [str(hits_dir / "ngrams" / f"{i:05d}.u64") for i in range(len(files))]
-        indexes = [str(hits_dir / "ngrams" / f"{i:05d}.runs.npz") for i in range(len(files))]
+        spills = [str(side_dir(hits_dir, "ngrams") / f"{i:05d}.u64") for i in range(len(files))]
+        indexes = [str(side_dir(hits_dir, "ngrams") / f"{i:05d}.runs.npz") for i in range(len(files))]
         ranges = [(j << PARTITION_BITS) // parts for j in range(parts + 1)]
         bloom_info = {"m": m, "k": k, "items": total, "distinct_estimate": round(distinct), "planned": planned,
                       "bytes": m // 8, "fp_bound": false_positive_bound(m, k, planned)}

@@ -8,7 +8,7 @@ Two methods, per docs shard, keeping the input's schema:
   dropped; a document split into more than ``max_pieces`` pieces is dropped; n-grams found in
   more than ``max_ngram_docs`` documents are ignored (common phrases, not leaked test text).
   The remaining pieces are joined by blank lines.
-Everything removed goes to ``removed/``: ``id``, ``reason``, ``benchmarks``, ``removed_chars``,
+Everything removed goes to ``__removed/``: ``id``, ``reason``, ``benchmarks``, ``removed_chars``,
 ``removed_text`` (the whole text of a dropped document, the cut spans of a trimmed one).
 """
 
@@ -29,7 +29,7 @@ from webtext.data import Manifest, ParquetStreamWriter, read_parquet, write_parq
 from webtext.docsets import check_columns, input_identities
 from webtext.errors import ConfigError
 from webtext.inputs import parquet_files
-from webtext.paths import part_name
+from webtext.paths import part_name, side_dir, side_name
 from webtext.runner import Runner, ShardOutput, ShardTask, input_identity, run_stage
 from webtext.textforms import GPT2_WORD
 
@@ -144,7 +144,7 @@ def decontaminate_shard(cfg: DecontaminateConfig, report: Path, ngram: int, data
     except BaseException:
         writer.abort()
         raise
-    side = Path(dataset) / "removed" / part_name(task.index)
+    side = side_dir(dataset, "removed") / part_name(task.index)
     write_parquet(side, pa.Table.from_pydict(removed, schema=removed_schema()))
     counts["kept"] = writer.rows
     counts["total"] = counts["documents"]  # trimmed documents are kept; kept_common_ngrams_only ones untouched
@@ -172,6 +172,6 @@ def run_decontaminate(cfg: DecontaminateConfig, out: Path, runner: Runner) -> Ma
         stage="decontaminate", dataset=Path(out), config=to_dict(cfg),
         inputs=[*input_identities(files), input_identity(report)], tasks=tasks,
         shard_fn=functools.partial(decontaminate_shard, cfg, report, ngram, Path(out)), runner=runner,
-        side_dirs=["removed"],
+        side_dirs=[side_name("removed")],
     )
 

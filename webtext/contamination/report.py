@@ -21,7 +21,7 @@ from webtext.contamination.config import ContaminationConfig
 from webtext.contamination.table import NgramTable, load_grams, save_npz
 from webtext.contamination.tasks import ReportInput
 from webtext.data import read_parquet, write_parquet
-from webtext.paths import atomic_write_bytes
+from webtext.paths import atomic_write_bytes, side_dir
 from webtext.runner import ShardOutput, ShardTask
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def found_slots(out: Path, capacity: int) -> tuple[np.ndarray, np.ndarray]:
     """(found flag per table slot, documents per slot) summed over the scan's shards."""
     found = np.zeros(capacity, dtype=bool)
     doc_freq = np.zeros(capacity, dtype=np.int64)
-    for f in sorted((out / "hits" / "found").glob("*.npz")):
+    for f in sorted(side_dir(out / "hits", "found").glob("*.npz")):
         with np.load(f) as z:
             found[z["slots"]] = True
             np.add.at(doc_freq, z["slots"], z["doc_freq"])

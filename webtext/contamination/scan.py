@@ -4,7 +4,7 @@ corpus Bloom filter built over groups of shards.
 
 Scan output (the ``hits/`` pass): ``part-NNNNN.parquet`` rows ``id``, ``benchmark``,
 ``n_hits`` (n-gram occurrences of the document found in the benchmark), ``n_ngrams``,
-``fraction`` (= n_hits / n_ngrams), ``url``, ``karma``; ``found/NNNNN.npz``: the table slots the
+``fraction`` (= n_hits / n_ngrams), ``url``, ``karma``; ``__found/NNNNN.npz``: the table slots the
 shard's documents hit and the number of documents hitting each. In Bloom mode also
 ``ngrams/NNNNN.npy``: the shard's n-gram hashes in the filter's insert order (8 bytes per
 n-gram), so the Bloom pass neither reads nor hashes the text again, and its inserts walk the
@@ -28,7 +28,7 @@ from webtext.contamination.table import NgramTable, save_npz
 from webtext.contamination.tasks import ScanInput, SliceInput
 from webtext.data import write_parquet
 from webtext.errors import ShardError
-from webtext.paths import atomic_path, part_name
+from webtext.paths import atomic_path, part_name, side_dir
 from webtext.runner import ShardOutput, ShardTask
 
 
@@ -128,18 +128,18 @@ def scan_shard(cfg: ContaminationConfig, table_file: str, dataset: Path, task: S
 
     table = NgramTable.load(Path(table_file))
     main = Path(dataset) / part_name(task.index)
-    side = Path(dataset) / "found" / f"{task.index:05d}.npz"
+    side = side_dir(dataset, "found") / f"{task.index:05d}.npz"
     files = [main, side]
     with contextlib.ExitStack() as stack:  # the spill file appears only if the scan completes
         spill = None
         if task.payload.bloom_input:
-            files.append(Path(dataset) / "ngrams" / f"{task.index:05d}.u64")
+            files.append(side_dir(dataset, "ngrams") / f"{task.index:05d}.u64")
             spill = stack.enter_context(open(stack.enter_context(atomic_path(files[-1])), "wb"))
         scan = _ShardScan(table, task.payload.offset, spill)
         for batch in doc_batches(Path(task.payload.path), cfg.batch_rows):
             scan.add(batch, cfg.ngram)
     if spill is not None:
-        files.append(Path(dataset) / "ngrams" / f"{task.index:05d}.runs.npz")
+        files.append(side_dir(dataset, "ngrams") / f"{task.index:05d}.runs.npz")
         empty = np.zeros((0, (1 << PARTITION_BITS) + 1), np.int64)
         save_npz(files[-1], starts=np.stack(scan.runs) if scan.runs else empty)
     write_parquet(main, pa.Table.from_pydict(scan.rows, schema=hits_schema()))

@@ -2,12 +2,12 @@
 
 Two passes under the runner's contract:
 
-1. ``<out>/partitions`` (one shard): stream the input URLs and split them by a hash of their
+1. ``<out>/__partitions`` (one shard): stream the input URLs and split them by a hash of their
    host into ``input-NNNNN.parquet`` files, so each host lives in exactly one partition and its
    politeness limits (and its ``max_urls_per_host`` cap, applied by the spider) hold; unusable
    URLs are marked to be logged without a request.
 2. ``<out>`` (one shard per partition): a scrapy process crawls the partition
-   (``webtext.crawl.spider``), writing ``warc/part-NNNNN.warc.gz`` and fetch-log chunks; the
+   (``webtext.crawl.spider``), writing ``__warc/part-NNNNN.warc.gz`` and fetch-log chunks; the
    shard then merges the chunks into ``part-NNNNN.parquet``. A partition killed mid-way resumes:
    URLs with a logged row are not fetched again and the WARC is cut back to the last record a
    logged row points to (so a torn record from the crash never survives).
@@ -31,7 +31,7 @@ from webtext.config import to_dict
 from webtext.crawl.config import CrawlConfig
 from webtext.data import Manifest, ParquetWriterSet, read_parquet, write_parquet
 from webtext.errors import ConfigError, ShardError
-from webtext.paths import atomic_write_bytes, part_name
+from webtext.paths import atomic_write_bytes, part_name, side_dir, side_name
 from webtext.runner import Runner, ShardOutput, ShardTask, input_identity, run_stage
 
 log = logging.getLogger(__name__)
@@ -159,11 +159,11 @@ def partition_shard(cfg: CrawlConfig, dataset: Path, task: ShardTask) -> ShardOu
 def _paths(out: Path, index: int) -> dict[str, Path]:
     return {
         "part": out / part_name(index),
-        "warc": out / "warc" / f"part-{index:05d}.warc.gz",
-        "chunks": out / "log-chunks" / f"{index:05d}",
-        "job": out / "log-chunks" / f"{index:05d}" / "job.json",
-        "done": out / "log-chunks" / f"{index:05d}" / "done.parquet",
-        "process_log": out / "logs" / f"part-{index:05d}.log",
+        "warc": side_dir(out, "warc") / f"part-{index:05d}.warc.gz",
+        "chunks": side_dir(out, "log-chunks") / f"{index:05d}",
+        "job": side_dir(out, "log-chunks") / f"{index:05d}" / "job.json",
+        "done": side_dir(out, "log-chunks") / f"{index:05d}" / "done.parquet",
+        "process_log": side_dir(out, "logs") / f"part-{index:05d}.log",
     }
 
 
@@ -304,7 +304,7 @@ def run_crawl(cfg: CrawlConfig, out: Path, runner: Runner) -> Manifest:
         if not Path(p).exists():
             raise ConfigError(f"inputs[{i}]", f"input not found: {p}")
     inputs = [input_identity(Path(p)) for p in cfg.inputs]
-    parts_dir = out / "partitions"
+    parts_dir = side_dir(out, "partitions")
     parted = run_stage(
         stage="crawl.partitions", dataset=parts_dir, config=config, inputs=inputs,
         tasks=[ShardTask(0, "partition URLs by host")], shard_fn=functools.partial(partition_shard, cfg, parts_dir),
@@ -316,7 +316,7 @@ def run_crawl(cfg: CrawlConfig, out: Path, runner: Runner) -> Manifest:
         tasks.append(ShardTask(index, entry.path, PartitionInput(str(parts_dir / entry.path))))
     return run_stage(
         stage="crawl", dataset=out, config=config, inputs=[input_identity(parts_dir)], tasks=tasks,
-        shard_fn=functools.partial(crawl_shard, cfg, out), runner=runner, parts=["partitions"],
-        side_dirs=["warc", "log-chunks", "logs"],
+        shard_fn=functools.partial(crawl_shard, cfg, out), runner=runner, parts=[parts_dir.name],
+        side_dirs=[side_name("warc"), side_name("log-chunks"), side_name("logs")],
     )
 

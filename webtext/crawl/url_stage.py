@@ -2,9 +2,9 @@
 
 Two passes, each a dataset under the runner's contract:
 
-1. ``<out>/buckets`` (map, one shard per input file): stream the file, filter submissions and
+1. ``<out>/__buckets`` (map, one shard per input file): stream the file, filter submissions and
    URLs, and append each kept submission to the bucket ``crc32(url) % buckets`` as
-   ``<out>/buckets/bNNNNN/part-<input>.parquet``. Memory stays bounded: rows are flushed to
+   ``<out>/__buckets/__bNNNNN/part-<input>.parquet``. Memory stays bounded: rows are flushed to
    Parquet every ``FLUSH_ROWS``.
 2. ``<out>`` (reduce, one shard per bucket): all rows of a URL are in one bucket, so each bucket
    is aggregated on its own (repeated submissions across dumps counted once), the karma filter
@@ -30,7 +30,7 @@ from webtext.crawl.urls import Blocklist, UrlFilter
 from webtext.data import Manifest, ParquetStreamWriter, ParquetWriterSet
 from webtext.errors import ShardError
 from webtext.inputs import dump_files
-from webtext.paths import part_name
+from webtext.paths import legacy_name, part_name, side_dir, side_name
 from webtext.runner import Runner, ShardOutput, ShardTask, input_identity, run_stage
 
 log = logging.getLogger(__name__)
@@ -197,7 +197,7 @@ def map_shard(cfg: UrlsConfig, dataset: Path, task: ShardTask[DumpInput]) -> Sha
     def flush(writers: ParquetWriterSet) -> None:
         for b, parts in enumerate(pending):
             if parts:
-                writers.write(b, dataset / f"b{b:05d}" / part_name(task.index), pa.concat_tables(parts))
+                writers.write(b, side_dir(dataset, f"b{b:05d}") / part_name(task.index), pa.concat_tables(parts))
                 parts.clear()
 
     started = last_report = time.monotonic()
@@ -379,7 +379,7 @@ def run_urls(cfg: UrlsConfig, out: Path, runner: Runner) -> Manifest:
     out = Path(out)
     files = dump_files(cfg.inputs, is_supported_input)
     config = resolved_config(cfg)
-    buckets_dir = out / "buckets"
+    buckets_dir = side_dir(out, "buckets")
     log.info("urls: %d input file(s), %d buckets", len(files), cfg.buckets)
     mapped = run_stage(
         stage="urls.buckets",
@@ -389,11 +389,11 @@ def run_urls(cfg: UrlsConfig, out: Path, runner: Runner) -> Manifest:
         tasks=[ShardTask(i, f.name, DumpInput(str(f))) for i, f in enumerate(files)],
         shard_fn=functools.partial(map_shard, cfg, buckets_dir),
         runner=runner,
-        side_dirs=["b[0-9][0-9][0-9][0-9][0-9]"],
+        side_dirs=[side_name("b[0-9][0-9][0-9][0-9][0-9]")],
     )
     per_bucket: dict[int, list[str]] = {b: [] for b in range(cfg.buckets)}
     for entry in mapped.files():
-        b = int(entry.path.split("/", 1)[0][1:])
+        b = int(str(legacy_name(entry.path.split("/", 1)[0]))[1:])
         per_bucket[b].append(str(buckets_dir / entry.path))
     submissions = {k: v for k, v in mapped.stats.items() if k not in ("shards", "wall_seconds")}
     return run_stage(
@@ -404,6 +404,6 @@ def run_urls(cfg: UrlsConfig, out: Path, runner: Runner) -> Manifest:
         tasks=[ShardTask(b, f"bucket {b:05d}", BucketInput(tuple(fs))) for b, fs in per_bucket.items()],
         shard_fn=functools.partial(reduce_shard, cfg, out),
         runner=runner,
-        parts=["buckets"],
+        parts=[buckets_dir.name],
         extra_stats={"submissions": submissions},
     )

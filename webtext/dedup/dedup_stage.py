@@ -18,6 +18,7 @@ from webtext.data import Manifest
 from webtext.dedup.config import DedupConfig
 from webtext.docsets import check_columns, input_identities
 from webtext.inputs import parquet_files
+from webtext.paths import legacy_name, side_dir, side_name
 from webtext.runner import Runner, ShardTask, input_identity, run_stage
 
 log = logging.getLogger(__name__)
@@ -44,30 +45,30 @@ def run_dedup(cfg: DedupConfig, out: Path, runner: Runner) -> Manifest:
     doc_tasks = [ShardTask(i, f.name, DocsInput(str(f), offsets[i], rows[i]))
                  for i, f in enumerate(files)]
 
-    sig_dir = out / "signatures"
+    sig_dir = side_dir(out, "signatures")
     sig_manifest = run_stage(
         stage="dedup.signatures", dataset=sig_dir, config=config, inputs=inputs, tasks=doc_tasks,
         shard_fn=functools.partial(signature_shard, cfg, bands, band_rows, sig_dir), runner=runner,
-        side_dirs=["sig", "b[0-9][0-9][0-9][0-9][0-9]"],
+        side_dirs=[side_name("sig"), side_name("b[0-9][0-9][0-9][0-9][0-9]")],
     )
     spans = spans_of(doc_tasks, sig_dir)
     per_partition: dict[int, list[str]] = {p: [] for p in range(cfg.partitions)}
     meta_files = []
     for entry in sig_manifest.files():
-        head = entry.path.split("/", 1)[0]
+        head = legacy_name(entry.path.split("/", 1)[0]) or ""
         if head.startswith("b") and "/" in entry.path:
             per_partition[int(head[1:])].append(str(sig_dir / entry.path))
         elif entry.path.startswith("part-"):
             meta_files.append(str(sig_dir / entry.path))
 
-    buckets_dir = out / "buckets"
+    buckets_dir = side_dir(out, "buckets")
     buckets = run_stage(
         stage="dedup.buckets", dataset=buckets_dir, config=config, inputs=[input_identity(sig_dir)],
         tasks=[ShardTask(p, f"partition {p:05d}", PartitionInput(tuple(fs), spans)) for p, fs in per_partition.items()],
         shard_fn=functools.partial(bucket_shard, cfg, bands, buckets_dir), runner=runner,
     )
 
-    clusters_dir = out / "clusters"
+    clusters_dir = side_dir(out, "clusters")
     pair_files = [str(buckets_dir / e.path) for e in buckets.files()]
     run_stage(
         stage="dedup.clusters", dataset=clusters_dir, config=config,
@@ -80,6 +81,6 @@ def run_dedup(cfg: DedupConfig, out: Path, runner: Runner) -> Manifest:
     return run_stage(
         stage="dedup", dataset=out, config=config, inputs=[*inputs, input_identity(clusters_dir)],
         tasks=filter_tasks, shard_fn=functools.partial(filter_shard, out), runner=runner,
-        side_dirs=["duplicates"], parts=["signatures", "buckets", "clusters"],
+        side_dirs=[side_name("duplicates")], parts=[sig_dir.name, buckets_dir.name, clusters_dir.name],
         extra_stats={"bands": bands, "rows": band_rows},
     )

@@ -1,5 +1,5 @@
 """Pass 4 of ``dedup``, per docs shard: keep representatives and unique documents in the input's
-own schema; list the removed ones in ``duplicates/`` (``id``, ``duplicate_of``, ``similarity``,
+own schema; list the removed ones in ``__duplicates/`` (``id``, ``duplicate_of``, ``similarity``,
 ``kind``)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 from webtext.data import ParquetStreamWriter, write_parquet
 from webtext.dedup.tasks import FilterInput
 from webtext.errors import ShardError
-from webtext.paths import part_name
+from webtext.paths import part_name, side_dir
 from webtext.runner import ShardOutput, ShardTask
 
 
@@ -36,7 +36,7 @@ def filter_shard(dataset: Path, task: ShardTask[FilterInput]) -> ShardOutput:
     counts["removed_exact"] = int(np.count_nonzero(removals["kind"].to_numpy(zero_copy_only=False) == "exact"))
     counts["removed_near"] = counts["removed"] - counts["removed_exact"]
     main = Path(dataset) / part_name(task.index)
-    side = Path(dataset) / "duplicates" / part_name(task.index)
+    side = side_dir(dataset, "duplicates") / part_name(task.index)
     try:
         source = pq.ParquetFile(path, page_checksum_verification=True)
         writer = ParquetStreamWriter(main, source.schema_arrow)

@@ -1,12 +1,12 @@
 """Pass 1 of ``dedup``, per docs shard: MinHash signatures, exact-text digests and LSH band
 records hash-partitioned into bucket files.
 
-Output (the ``signatures/`` pass folder):
+Output (the ``__signatures/`` pass folder):
 - ``part-NNNNN.parquet``: one row per document: ``gid`` (global row number), ``id``, ``karma``,
   ``exact`` (128-bit digest of the normalised text), ``n_shingles``;
-- ``sig/NNNNN.npy``: the signatures, ``uint32`` (documents x num_perm), memory-mapped by later
+- ``__sig/NNNNN.npy``: the signatures, ``uint32`` (documents x num_perm), memory-mapped by later
   passes (``SignatureStore``) so no pass loads the corpus's signatures;
-- ``bPPPPP/part-NNNNN.parquet``: ``(band, key, gid)`` records of partition P = key mod partitions.
+- ``__bPPPPP/part-NNNNN.parquet``: ``(band, key, gid)`` records of partition P = key mod partitions.
   Band ``bands`` (one past the last LSH band) carries the exact-text digest, so exact groups are
   found by the same reduce.
 """
@@ -24,7 +24,7 @@ import numpy as np
 from webtext.data import ParquetStreamWriter, ParquetWriterSet
 from webtext.dedup.config import DedupConfig
 from webtext.errors import ShardError
-from webtext.paths import atomic_path, part_name
+from webtext.paths import atomic_path, part_name, side_dir
 from webtext.runner import ShardOutput, ShardTask
 
 if TYPE_CHECKING:
@@ -47,11 +47,11 @@ def band_schema():
 
 
 def sig_path(dataset: Path, index: int) -> Path:
-    return Path(dataset) / "sig" / f"{index:05d}.npy"
+    return side_dir(dataset, "sig") / f"{index:05d}.npy"
 
 
 def partition_path(dataset: Path, partition: int, index: int) -> Path:
-    return Path(dataset) / f"b{partition:05d}" / part_name(index)
+    return side_dir(dataset, f"b{partition:05d}") / part_name(index)
 
 
 @dataclass(frozen=True)

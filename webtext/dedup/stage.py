@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from webtext.data import Manifest
 from webtext.dedup.config import DedupConfig
+from webtext.paths import side_dir
 from webtext.stage_spec import DemoContext, StageSpec
 
 
@@ -25,7 +26,7 @@ def demo_report(ctx: DemoContext) -> str:
 
     docs = {r["id"] for f in sorted(ctx.out("extract").glob("part-*.parquet"))
             for r in pq.read_table(f, columns=["id"]).to_pylist()}
-    removed = {r["id"]: r["kind"] for f in sorted((ctx.out("dedup") / "duplicates").glob("part-*.parquet"))
+    removed = {r["id"]: r["kind"] for f in sorted(side_dir(ctx.out("dedup"), "duplicates").glob("part-*.parquet"))
                for r in pq.read_table(f).to_pylist()}
     lines = []
     for kind in ("exact_dup", "near_dup"):

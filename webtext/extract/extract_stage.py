@@ -4,7 +4,7 @@ Per record: size cap (before anything parses it), HTTP status and type checks, m
 sniffing (PDFs, images, compressed streams served as text/html never reach a parser), charset
 decoding (``webtext.extract.decode``), trafilatura in a watchdog process with a per-document
 deadline (``webtext.extract.worker``), then GPT-2-style cleaning (``webtext.extract.cleaning``).
-Every record ends as a document or as a row in ``dropped/`` with its reason. When the input is
+Every record ends as a document or as a row in ``__dropped/`` with its reason. When the input is
 a crawl dataset, karma and subreddits come from its fetch log (joined on WARC file + offset).
 """
 
@@ -26,7 +26,7 @@ from webtext.data import Manifest, write_parquet
 from webtext.errors import ShardError
 from webtext.extract.config import ExtractConfig
 from webtext.inputs import warc_files
-from webtext.paths import part_name
+from webtext.paths import part_name, side_dir, side_name
 from webtext.runner import Runner, ShardOutput, ShardTask, input_identity, run_stage
 from webtext.textforms import HTML_TYPES
 
@@ -101,7 +101,7 @@ class WarcInput:
 
 
 def extract_shard(cfg: ExtractConfig, dataset: Path, task: ShardTask[WarcInput]) -> ShardOutput:
-    """One WARC file -> ``part-NNNNN.parquet`` (docs) and ``dropped/part-NNNNN.parquet``."""
+    """One WARC file -> ``part-NNNNN.parquet`` (docs) and ``__dropped/part-NNNNN.parquet``."""
     import pyarrow as pa
     from warcio.archiveiterator import ArchiveIterator
     from warcio.exceptions import ArchiveLoadFailed
@@ -203,7 +203,7 @@ def extract_shard(cfg: ExtractConfig, dataset: Path, task: ShardTask[WarcInput])
     counts["kept"] = len(docs)
     counts["total"] = counts["records"]
     main = dataset / part_name(task.index)
-    side = dataset / "dropped" / part_name(task.index)
+    side = side_dir(dataset, "dropped") / part_name(task.index)
     warm_up.join()
     write_parquet(main, pa.Table.from_pylist(docs, schema=docs_schema()))
     write_parquet(side, pa.Table.from_pylist(dropped, schema=dropped_schema()))
@@ -220,5 +220,5 @@ def run_extract(cfg: ExtractConfig, out: Path, runner: Runner) -> Manifest:
     tasks = [ShardTask(i, w.name, WarcInput(str(w), str(c) if c else None)) for i, (w, c) in enumerate(warcs)]
     return run_stage(
         stage="extract", dataset=out, config=to_dict(cfg), inputs=inputs, tasks=tasks,
-        shard_fn=functools.partial(extract_shard, cfg, out), runner=runner, side_dirs=["dropped"],
+        shard_fn=functools.partial(extract_shard, cfg, out), runner=runner, side_dirs=[side_name("dropped")],
     )

@@ -5,7 +5,12 @@
 - Otherwise shards whose stats file (their completion marker) carries the fingerprint, and whose
   files are still there with the recorded sizes, are skipped; the rest run on the runner.
 - Output left by a different config or input is removed first (only files named by the
-  contract: ``part-*``, ``stats/``, the manifest and the stage's own side folders).
+  contract: ``part-*``, ``__stats/``, the manifest and the stage's own side folders).
+- A folder written with the older side-folder names (``stats/``, ``dropped/``, ... before the
+  ``__`` prefix of ``webtext.paths.side_dir``) is redone whole, old names removed: the two
+  layouts are never mixed. Where ``stats/`` is the only old name (a stage without side folders
+  of its own, e.g. tokenize), it is moved to ``__stats/`` instead: no file the manifest lists
+  moves, so the folder is then exactly what this version writes and nothing is redone.
 - If any shard fails, the others still finish, no manifest is written and StageFailedError says
   which shards failed and why.
 """
@@ -24,7 +29,7 @@ from typing import Any
 
 from webtext.data import Manifest, manifest_digest, merge_counts
 from webtext.errors import StageFailedError
-from webtext.paths import MANIFEST, STATS_DIR, remove_temporaries, stats_path
+from webtext.paths import MANIFEST, STATS_DIR, legacy_name, remove_temporaries, stats_path
 from webtext.runner.base import Runner, ShardFn, ShardTask, execute_shard
 
 log = logging.getLogger(__name__)
@@ -62,10 +67,20 @@ def _shard_done(dataset: Path, record: dict[str, Any] | None, fingerprint: str) 
     return True
 
 
-def _clear(dataset: Path, side_dirs: Sequence[str]) -> None:
+def _legacy(side_dirs: Sequence[str], parts: Sequence[str]) -> list[str]:
+    """Pre-``__`` spellings of this stage's stats, side and pass folders (patterns)."""
+    return [old for p in (STATS_DIR, *side_dirs, *parts) if (old := legacy_name(p)) is not None]
+
+
+def _legacy_found(dataset: Path, legacy: Sequence[str]) -> list[str]:
+    return sorted({p.name for pattern in legacy for p in dataset.glob(pattern)})
+
+
+def _clear(dataset: Path, side_dirs: Sequence[str], legacy: Sequence[str]) -> None:
     for p in dataset.glob("part-*"):
         p.unlink()
-    for pattern in (STATS_DIR, *side_dirs):
+    # The stage's current pass folders (``parts``) are left alone: each is its own dataset.
+    for pattern in (STATS_DIR, *side_dirs, *legacy):
         for path in dataset.glob(pattern):
             if path.is_dir():
                 shutil.rmtree(path)
@@ -99,19 +114,32 @@ def run_stage(
     shard_fn: ShardFn,
     runner: Runner,
     parts: Sequence[str] = (),
-    side_dirs: Sequence[str] = (),  # glob patterns of the stage's own side files and folders
+    side_dirs: Sequence[str] = (),  # glob patterns of the stage's own side files and folders (side_name(...))
     extra_stats: dict[str, Any] | None = None,
 ) -> Manifest:
     """Run ``shard_fn`` over ``tasks`` into ``dataset``; return its manifest (new or existing)."""
     dataset = Path(dataset)
     fingerprint = fingerprint_of(stage, config, inputs)
     existing = Manifest.read(dataset)
-    if existing is not None and existing.fingerprint == fingerprint:
+    legacy = _legacy(side_dirs, parts)
+    old_names = _legacy_found(dataset, legacy)
+    old_stats = dataset / str(legacy_name(STATS_DIR))
+    if old_names == [old_stats.name] and old_stats.is_dir() and not (dataset / STATS_DIR).exists():
+        # Stats files are completion markers, never listed in the manifest: moving them is exact.
+        log.info("%s: moving %s to %s (the current layout of %s)", stage, old_stats.name, STATS_DIR, dataset)
+        old_stats.rename(dataset / STATS_DIR)
+        old_names = []
+    if old_names:
+        log.warning("%s: %s was written by an older webtext (folders %s, now prefixed with __); redoing the stage",
+                    stage, dataset, ", ".join(f"{n}/" for n in old_names))
+        _clear(dataset, side_dirs, legacy)
+        existing = None
+    elif existing is not None and existing.fingerprint == fingerprint:
         log.info("%s: already complete in %s (same config and inputs); skipping", stage, dataset)
         return existing
-    if _stale(dataset, fingerprint, existing):
+    elif _stale(dataset, fingerprint, existing):
         log.info("%s: config or inputs changed since %s was written; redoing the stage", stage, dataset)
-        _clear(dataset, side_dirs)
+        _clear(dataset, side_dirs, legacy)
     dataset.mkdir(parents=True, exist_ok=True)
     remove_temporaries(dataset)
 
