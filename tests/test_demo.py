@@ -11,6 +11,7 @@ from webtext.paths import side_dir
 
 
 @pytest.mark.slow  # the whole demo: minutes
+@pytest.mark.timeout(1800)  # ~5 minutes on a quiet 2-core machine; much more when it is shared
 def test_demo_runs_every_stage(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--runner", "local", "--submissions", "6000"]) == 0
     out = capsys.readouterr().out
@@ -61,5 +62,9 @@ def test_demo_runs_every_stage(tmp_path, capsys):
     dump = tmp_path / "dumps" / "RS_2017-10.zst"
     params = zstandard.get_frame_parameters(dump.read_bytes()[:18])
     assert params.window_size >= 2**31  # the sample dump needs the long window, as real ones do
+    assert "memorization report:" in out and "extraction (32+32 tokens): train" in out
+    memo = json.loads((tmp_path / "memorization" / "report.json").read_text())
+    assert memo["clean_vs_dirty"]["demo-quiz"]["dirty"]["n"] == quiz["contaminated_examples"]
+    assert len(memo["train_vs_heldout"]) >= 2 and memo["extraction"]["train"]["documents"] > 0
     # Run again: everything is already done.
     assert main(["demo", "--out", str(tmp_path), "--runner", "local"]) == 0
