@@ -111,7 +111,7 @@ def build(root: Path, steps: int = 120) -> Planted:
                                          batch_size=16, seq_len=64, seed=3, device="cpu", checkpoint_every=steps // 2,
                                          lr=1e-2, warmup_steps=5, lr_decay_steps=10 * steps, log_every=1000),
                              root / "run", runner)
-    stages["contamination"].execute(ContaminationConfig(inputs=docs, benchmarks=[f"quiz={p.benchmark}"],
+    stages["contamination"].execute(ContaminationConfig(inputs=docs, benchmarks=[f"quiz=lines:{p.benchmark}"],
                                                          mode="bloom", random_check=1000), root / "contamination",
                                      runner)
     write_eval(root / "run", root / "tok", p.benchmark, root / "eval")
