@@ -48,7 +48,8 @@ def _shown_default(f: dataclasses.Field) -> str:
 def add_config_options(
     parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls: type, show_defaults: bool = True
 ) -> None:
-    """One option per config field; defaults are left to the dataclass (SUPPRESS).
+    """One option per config field; defaults are left to the dataclass (SUPPRESS), and so is a missing
+    required value (``from_mapping``'s ConfigError names the key, and the CLI adds the flag: exit 2).
 
     Help says the default (or "(required)"), lists a Literal's choices, and for a bool that
     defaults to True offers ``--no-X`` with help saying what switching it off does. ``show_defaults=False``
@@ -84,8 +85,6 @@ def add_config_options(
             kwargs["choices"] = list(typing.get_args(base))
         elif base in (int, float):
             kwargs["type"] = base
-        if required(f):
-            kwargs["required"] = True
         kwargs.setdefault("help", escape(help_text + (_shown_default(f) if show_defaults else "")))
         parser.add_argument(flag(f), **kwargs)
 

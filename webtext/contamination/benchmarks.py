@@ -50,7 +50,7 @@ def load_lines(path: Path) -> list[str]:
             if line.strip()]
 
 
-def load_jsonl(path: Path, field: str = "text") -> list[str]:
+def load_jsonl(path: Path, field: str = "text", flag: str = "--benchmark") -> list[str]:
     out = []
     for f in _files(path):
         for i, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
@@ -59,9 +59,9 @@ def load_jsonl(path: Path, field: str = "text") -> list[str]:
             try:
                 row = json.loads(line)
             except ValueError as exc:
-                raise ConfigError("--benchmark", f"{f}:{i} is not JSON: {exc}") from exc
+                raise ConfigError(flag, f"{f}:{i} is not JSON: {exc}") from exc
             if not isinstance(row, dict) or field not in row:
-                raise ConfigError("--benchmark", f"{f}:{i} has no field {field!r} (use PATH#FIELD)")
+                raise ConfigError(flag, f"{f}:{i} has no field {field!r} (use PATH#FIELD)")
             out.append(str(row[field]))
     return out
 
@@ -107,20 +107,20 @@ def load_text8(path: Path) -> list[str]:
     return [_last_bytes(path, CHAR_LEVEL_TEST_BYTES).decode("ascii", errors="replace")]
 
 
-def load_hf(spec: str) -> list[str]:
+def load_hf(spec: str, flag: str = "--benchmark") -> list[str]:
     try:
         import datasets  # optional: never required, and only its local cache is used
     except ImportError as exc:
-        raise ConfigError("--benchmark", "hf: sources need the `datasets` package (pip install datasets)") from exc
+        raise ConfigError(flag, "hf: sources need the `datasets` package (pip install datasets)") from exc
     body, _, field = spec[3:].partition("#")
     parts = body.split(":")
     if len(parts) not in (2, 3):
-        raise ConfigError("--benchmark", f"expected hf:DATASET[:CONFIG]:SPLIT#FIELD, got {spec!r}")
+        raise ConfigError(flag, f"expected hf:DATASET[:CONFIG]:SPLIT#FIELD, got {spec!r}")
     dataset, config, split = (parts[0], None, parts[1]) if len(parts) == 2 else parts
     try:
         ds = datasets.load_dataset(dataset, config, split=split, download_mode="reuse_cache_if_exists")
     except Exception as exc:
-        raise ConfigError("--benchmark", f"cannot load {spec}: {exc}") from exc
+        raise ConfigError(flag, f"cannot load {spec}: {exc}") from exc
     return [str(x) for x in ds[field or "text"]]
 
 
@@ -211,12 +211,12 @@ def load_benchmark(spec: str, flag: str = "--benchmark") -> Benchmark:
     name, source = parse_spec(spec, flag)
     how = resolve_source(name, source, flag)
     if how.kind == "hf":
-        examples = load_hf(how.path)
+        examples = load_hf(how.path, flag)
     else:
         path = Path(how.path)
         if not path.exists():
             raise ConfigError(flag, f"{name}: {path} not found")
-        examples = load_jsonl(path, how.field or "text") if how.kind == "jsonl" else LOADERS[how.kind](path)
+        examples = load_jsonl(path, how.field or "text", flag) if how.kind == "jsonl" else LOADERS[how.kind](path)
     if not examples:
         raise ConfigError(flag, f"{name}: no examples in {source}")
     return Benchmark(name, source, examples, how.kind)
