@@ -40,9 +40,10 @@ def required(f: dataclasses.Field) -> bool:
 def _shown_default(f: dataclasses.Field) -> str:
     if required(f):
         return " (required)"
-    if f.default is dataclasses.MISSING or f.default in (None, ""):
-        return ""  # a list (empty) or an unset value: nothing worth printing
-    return f" (default: {f.default})"
+    if f.default is dataclasses.MISSING:  # a list: its items, if any, as the flag is given (repeatable)
+        items = f.default_factory()  # type: ignore[misc]
+        return f" (default: {' '.join(map(str, items))})" if items else ""
+    return "" if f.default in (None, "") else f" (default: {f.default})"  # unset: the help says what happens
 
 
 def add_config_options(
