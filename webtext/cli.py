@@ -2,7 +2,8 @@
 
 Options are generated from the stage's config dataclass, so the CLI flags and the keys of
 ``pipelines.yaml`` are the same names (``--min-karma`` <-> ``stages.urls.min_karma``).
-Exit codes: 0 done, 1 a stage or verification failed, 2 bad configuration or usage.
+``-q``/``-v`` go before or after the command. Exit codes: 0 done, 1 a stage or verification failed,
+2 bad configuration or usage.
 """
 
 from __future__ import annotations
@@ -104,12 +105,12 @@ def cmd_demo(ns: argparse.Namespace) -> int:
 
 
 def _add_log_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, suffix: str = "") -> None:
-    """-v/-q; on a subcommand under other names, so ``webtext-build -v dedup -v`` does not lose one of them."""
-    default = {"default": argparse.SUPPRESS} if suffix else {}
-    parser.add_argument("-v", "--verbose", action="count", dest="verbose" + suffix, help="more logging (-v: debug)",
-                        **({"default": 0} if not suffix else default))
-    parser.add_argument("-q", "--quiet", action="store_true", dest="quiet" + suffix, help="warnings and errors only",
-                        **default)
+    """-v/-q; a subcommand's under other names (``verbose_here``), so ``webtext-build -v dedup -v`` keeps both."""
+    unset = argparse.SUPPRESS if suffix else None  # a subcommand's must not overwrite the top-level values
+    parser.add_argument("-v", "--verbose", action="count", dest="verbose" + suffix, default=unset or 0,
+                        help="more logging (-v: debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", dest="quiet" + suffix, default=unset or False,
+                        help="warnings and errors only")
 
 
 def subcommands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
