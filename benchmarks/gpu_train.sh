@@ -23,7 +23,8 @@
 # Knobs: PYTHON (python3), STEPS (50), WARMUP (10), MICRO (32 sequences per forward; on CUDA
 # out-of-memory the run is retried once with MICRO/2), BATCH_TOKENS (524288), NPROC (1), LAUNCH
 # (torchrun | cli), PAD_VOCAB (1), TOKENS (16777216 synthetic tokens; windows wrap around),
-# TIME_LIMIT (240 s for the training run), WORK (benchmarks/out/gpu_train, git-ignored); to
+# TIME_LIMIT (240 s for the training run), WORK (benchmarks/out/gpu_train, git-ignored), EVAL_DATA (see
+# step 4; unset: no eval), EVAL_BATCH (32); to
 # smoke-test this script without a GPU: DEVICE=cpu PRESET=tiny COMPILE=0 BATCH_TOKENS=4096 MICRO=16
 # STEPS=4 WARMUP=1 TOKENS=200000 bash benchmarks/gpu_train.sh
 # Outputs: WORK/run/metrics.jsonl, WORK/train.log, WORK/summary.txt; also copied into $OUT when
@@ -150,8 +151,19 @@ print(f"loss: {losses[0]:.3f} (step 1) -> {losses[-1]:.3f} (step {rows[-1]['step
 if peak_mem:
     print(f"GPU memory used, peak (nvidia-smi, 1 s samples): {peak_mem:,} MiB")
 EOF
+# 4. Eval throughput (issue #14's GPU check), when EVAL_DATA names a folder holding gpt2-bpe/ (GPT-2's
+# encoder.json + vocab.bpe), wikitext-2/{test,valid}.txt and ptb/ptb.test.txt: GPT-2 124M (random
+# weights: speed does not depend on them) over WikiText-2 test, PTB test and 5,153 LAMBADA-format
+# passages, bf16, through `webtext-build eval` as a whole process. Target: under 2 minutes.
+if [ -n "${EVAL_DATA:-}" ] && [ "$DEVICE" = cuda ]; then
+    echo "== eval: GPT-2 124M on WikiText-2 + PTB + LAMBADA-format passages, bf16"
+    "$PYTHON" "$REPO/benchmarks/gpu_eval.py" --bpe "$EVAL_DATA/gpt2-bpe" --wikitext "$EVAL_DATA/wikitext-2/test.txt" \
+        --wikitext-valid "$EVAL_DATA/wikitext-2/valid.txt" --ptb "$EVAL_DATA/ptb/ptb.test.txt" --device cuda \
+        --batch-size "${EVAL_BATCH:-32}" 2>&1 | tee "$WORK/eval.log" | tail -4 || echo "== eval failed (see $WORK/eval.log)"
+fi
 if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then
     cp "$WORK/run/metrics.jsonl" "$WORK/train.log" "$WORK/summary.txt" "$OUT/" 2>/dev/null || true
+    cp "$WORK/eval.log" "$OUT/" 2>/dev/null || true
 fi
 echo "== done in $(( $(date +%s) - START )) s"
 if [ "$status" = 124 ] || [ "$status" = 137 ]; then status=$summary; fi  # stopped at TIME_LIMIT: figures still count

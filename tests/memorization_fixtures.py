@@ -7,15 +7,12 @@ benchmark passages many times. The benchmark (``quiz.txt``, one passage per line
 dirty passages and clean ones that are nowhere in the corpus. A tiny GPT-2 is trained on it
 with webtext's own trainer until the repeated text is memorised.
 
-Eval is not on this branch: ``write_eval`` scores each benchmark line as eval's contract says a
-line-based task is scored (the line's tokens after ``<|endoftext|>``, one row per line) and
-writes ``examples/quiz.parquet`` + ``results.json`` with the model's identity. Swap it for
-``webtext-build eval RUN --task quiz=quiz.txt`` when eval lands.
+The benchmark is scored by the real ``eval`` stage (``quiz=lines:quiz.txt``: one example per
+line, the unit contamination uses too), so the report joins eval's and contamination's tables.
 """
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +90,7 @@ def write_corpus(root: Path, background: int = 24, planted: int = 2, repeats: in
 def build(root: Path, steps: int = 120) -> Planted:
     """Corpus -> tokenizer -> tokens -> run (2 checkpoints) -> contamination (bloom) -> eval folder."""
     from webtext.contamination.config import ContaminationConfig
+    from webtext.eval.config import EvalConfig
     from webtext.runner import LocalRunner
     from webtext.stages import registry
     from webtext.tokenize.config import TokenizeConfig, TrainTokenizerConfig
@@ -114,45 +112,6 @@ def build(root: Path, steps: int = 120) -> Planted:
     stages["contamination"].execute(ContaminationConfig(inputs=docs, benchmarks=[f"quiz=lines:{p.benchmark}"],
                                                          mode="bloom", random_check=1000), root / "contamination",
                                      runner)
-    write_eval(root / "run", root / "tok", p.benchmark, root / "eval")
+    stages["eval"].execute(EvalConfig(model=str(root / "run"), tasks=[f"quiz=lines:{p.benchmark}"], device="cpu"),
+                           root / "eval", runner)
     return p
-
-
-def score_lines(model, tok, lines: list[str]) -> pa.Table:
-    """Eval's per-example table for a line-based task: each line's tokens scored after
-    ``<|endoftext|>`` in disjoint windows of the model's context (lm-evaluation-harness's rolling
-    log-likelihood: a window's first token sees only the token before it)."""
-    import torch
-
-    block = model.config.block_size
-    rows = []
-    for i, line in enumerate(lines):
-        ids = tok.encode_batch([line])[0]
-        seq = torch.tensor([tok.eot_id, *ids])
-        ll = 0.0
-        for start in range(0, len(ids), block):
-            inp, tgt = seq[start:start + block], seq[start + 1:start + 1 + block]
-            with torch.no_grad():
-                logp = torch.log_softmax(model(inp[None, :len(tgt)]).float(), dim=-1)[0]
-            ll += logp.gather(1, tgt[:, None]).sum().item()
-        rows.append({"example": i, "loglikelihood": ll, "n_tokens": len(ids), "n_words": len(line.split()),
-                     "n_bytes": len(line.encode()), "correct": None, "prediction": None})
-    schema = pa.schema([("example", pa.int64()), ("loglikelihood", pa.float64()), ("n_tokens", pa.int64()),
-                        ("n_words", pa.int64()), ("n_bytes", pa.int64()), ("correct", pa.bool_()),
-                        ("prediction", pa.string())])
-    return pa.Table.from_pylist(rows, schema=schema)
-
-
-def write_eval(run: Path, tokenizer: Path, benchmark: Path, out: Path, model_path: Path | None = None) -> None:
-    from webtext.tokenize.bpe import load_tokenizer
-    from webtext.train.export import load_model
-
-    model, record = load_model(run)
-    tok = load_tokenizer(tokenizer)
-    lines = [line for line in benchmark.read_text().splitlines()]
-    (out / "examples").mkdir(parents=True, exist_ok=True)
-    pq.write_table(score_lines(model, tok, lines), out / "examples" / "quiz.parquet")
-    results = {"model": {"path": str(model_path or run), "step": record["step"],
-                         "tokenizer_hash": record["tokenizer_hash"], "model_args": record["model_args"]},
-               "tasks": {"quiz": {"kind": "rolling"}}}
-    (out / "results.json").write_text(json.dumps(results))

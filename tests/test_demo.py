@@ -17,6 +17,7 @@ def test_demo_runs_every_stage(tmp_path, capsys):
     assert "crawl:" in out and "pages stored in WARC" in out
     assert "extract:" in out and "documents" in out
     assert "dedup:" in out and "near duplicates removed" in out
+    assert "eval: demo-quiz word ppl " in out
     assert verify_dataset(tmp_path / "urls")[1] == []
     assert verify_dataset(tmp_path / "crawl")[1] == []
     import pyarrow.parquet as pq

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
-from memorization_fixtures import build, write_eval
+from memorization_fixtures import build
 
 from webtext.errors import ConfigError
 from webtext.eval.metrics import aggregate
@@ -138,6 +138,9 @@ def test_rerun_is_skipped_and_exact_mode_needs_no_filter(planted, tmp_path):
 
 def test_eval_of_another_model_is_refused(planted, tmp_path):
     p, _, _ = planted
-    write_eval(p.root / "run", p.root / "tok", p.benchmark, tmp_path / "eval", model_path=tmp_path / "other-run")
+    shutil.copytree(p.root / "eval", tmp_path / "eval")  # eval's results, relabelled as another run's model
+    results = json.loads((tmp_path / "eval" / "results.json").read_text())
+    results["model"]["path"] = str(tmp_path / "other-run" / Path(results["model"]["path"]).name)
+    (tmp_path / "eval" / "results.json").write_text(json.dumps(results))
     with pytest.raises(ConfigError, match="evaluated another model"):
         run_memorization(config(p.root, eval=str(tmp_path / "eval")), tmp_path / "mem", None)

@@ -256,3 +256,22 @@ def test_eval_loss_refuses_another_tokenizer(base_run, tokens_dir, tmp_path, cap
     (run / "step-6" / "webtext-checkpoint.json").write_text(json.dumps(record))
     assert main(["-q", "eval-loss", str(run / "step-6"), str(tokens_dir), "--json"]) == 2
     assert "tokenized with" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_compiled_loss_equals_the_eager_loss_and_its_gradients():
+    """--compile swaps in a compiled loss (no fp32 copy of the logits): same loss and gradients."""
+    torch.manual_seed(0)
+    cfg = GPTConfig(n_layer=1, n_head=2, n_embd=32, block_size=16, vocab_size=100, pad_vocab_to=64)
+    model = GPT(cfg)
+    idx, targets = torch.randint(0, 100, (3, 16)), torch.randint(0, 100, (3, 16))
+    eager = model(idx, targets)
+    eager.backward()
+    grad = model.lm_head.weight.grad.clone()
+    model.zero_grad()
+    model.loss_fn = torch.compile(model.loss_fn)
+    compiled = model(idx, targets)
+    compiled.backward()
+    assert torch.allclose(compiled, eager, rtol=1e-5, atol=1e-6)
+    assert torch.allclose(model.lm_head.weight.grad, grad, rtol=1e-4, atol=1e-6)
+    assert grad[100:].abs().sum() == 0  # padded rows get no gradient through the loss

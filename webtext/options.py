@@ -61,7 +61,8 @@ def add_config_options(
         tp = hints[f.name]
         help_text = f.metadata.get("help", "")
         if f.metadata.get("positional"):
-            parser.add_argument(f.name, nargs="+", metavar=f.name.upper().rstrip("S"), help=escape(help_text))
+            nargs = "+" if typing.get_origin(tp) is list else None  # a list takes several values, a path one
+            parser.add_argument(f.name, nargs=nargs, metavar=f.name.upper().rstrip("S"), help=escape(help_text))
             continue
         kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS}
         if f.metadata.get("hidden"):

@@ -23,6 +23,7 @@ _STAGES = (
     "webtext.tokenize.stage:TRAIN_TOKENIZER",
     "webtext.tokenize.stage:TOKENIZE",
     "webtext.train.stage:STAGE",
+    "webtext.eval.stage:STAGE",
     "webtext.memorization.stage:STAGE",
 )
 

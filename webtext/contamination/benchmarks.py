@@ -4,7 +4,9 @@
 test set is given in an explicit generic form, so a misspelt name (``wikitxt2=...``) is refused
 instead of being read with a loader nobody chose. ``resolve_source`` holds that rule (the
 ``eval`` stage's ``--task NAME=SOURCE`` uses it too). An example is the unit n-grams never cross
-(GPT-2 did not join lines or passages).
+(GPT-2 did not join lines or passages). ``eval`` reads the same files through this module
+(:func:`line_documents`, :func:`parse_cbt`), so example ``i`` is the same text in both stages'
+``examples/<NAME>.parquet``.
 
 | NAME (or form)            | format                                        | one example per          |
 |---------------------------|-----------------------------------------------|--------------------------|
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,9 +47,71 @@ def _files(path: Path) -> list[Path]:
     return [path]
 
 
+def _file_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(file number, line with its line end) of every line of the file(s), in order."""
+    for i, f in enumerate(_files(path)):
+        for line in f.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True):
+            yield i, line
+
+
+def _strip_end(line: str) -> str:
+    return line.splitlines()[0] if line.strip() else ""
+
+
 def load_lines(path: Path) -> list[str]:
-    return [line for f in _files(path) for line in f.read_text(encoding="utf-8", errors="replace").splitlines()
-            if line.strip()]
+    return [_strip_end(line) for _, line in _file_lines(path) if line.strip()]
+
+
+WIKITEXT_HEADING = re.compile(r"^ = [^=].* = $")  # a top-level heading: an article starts here
+
+
+@dataclass
+class Document:
+    """A piece of a line-based benchmark scored as one text, and the examples it holds.
+
+    ``text`` is exactly as in the file (lines joined with their line ends); ``spans`` are
+    ``(example index, start, end)`` character ranges: each non-empty line with the empty lines
+    after it (empty lines before a document's first example belong to that example), so the
+    spans tile ``text`` and example indices are those of :func:`load_lines`.
+    """
+
+    text: str
+    spans: list[tuple[int, int, int]]
+
+
+def line_documents(path: Path, unit: str) -> list[Document]:
+    """The file(s) cut into documents: ``unit`` = ``pages`` (WikiText articles: a top-level heading
+    line and the lines up to the next one; lines before the first heading are in no document),
+    ``file`` (each file whole) or ``line`` (each non-empty line alone)."""
+    if unit not in ("pages", "file", "line"):
+        raise ValueError(f"unknown document unit {unit!r}")
+    docs: list[tuple[list[str], list[int | None]]] = []  # (lines, example index of each line or None)
+    example, last_file = 0, -1
+    for file_no, line in _file_lines(path):
+        nonempty = bool(line.strip())
+        starts = ((unit == "pages" and WIKITEXT_HEADING.match(line.rstrip("\n")) is not None)
+                  or (unit == "file" and file_no != last_file) or (unit == "line" and nonempty))
+        last_file = file_no
+        if starts:
+            docs.append(([], []))
+        if docs and (unit != "line" or nonempty):
+            docs[-1][0].append(line)
+            docs[-1][1].append(example if nonempty else None)
+        example += nonempty
+    out = []
+    for lines, indices in docs:
+        spans: list[tuple[int, int, int]] = []
+        pos = 0
+        for line, index in zip(lines, indices, strict=True):
+            if index is not None:
+                spans.append((index, pos if spans else 0, pos + len(line)))
+            elif spans:
+                spans[-1] = (spans[-1][0], spans[-1][1], pos + len(line))
+            pos += len(line)
+        if spans:
+            spans[-1] = (spans[-1][0], spans[-1][1], pos)
+            out.append(Document("".join(lines), spans))
+    return out
 
 
 def load_jsonl(path: Path, field: str = "text", flag: str = "--benchmark") -> list[str]:
@@ -74,24 +138,48 @@ CBT_BLANK = "XXXXX"  # how CBT writes the word the question asks for
 _CBT_LINE = re.compile(r"^(\d+) (.*)$")
 
 
-def load_cbt(path: Path) -> list[str]:
-    """CBT: blocks of 20 numbered context lines and a 21st ``question\\tanswer\\t\\tcandidates``."""
-    examples: list[str] = []
+@dataclass
+class CbtQuestion:
+    """One CBT block: the story's numbered lines, the question (``XXXXX`` marks the blank), the
+    answer and the candidate words."""
+
+    story: list[str]
+    question: str
+    answer: str
+    candidates: list[str]
+
+    @property
+    def text(self) -> str:
+        """The block as one example: story lines and the question with the answer filled in."""
+        return " ".join([*self.story, self.question.replace(CBT_BLANK, self.answer)])
+
+
+def parse_cbt(path: Path) -> list[CbtQuestion | list[str]]:
+    """CBT: blocks of 20 numbered context lines and a 21st ``question\tanswer\t\tcandidates``
+    (a block without that line comes back as its list of lines)."""
+    blocks: list[CbtQuestion | list[str]] = []
     block: list[str] = []
     for f in _files(path):
         for line in [*f.read_text(encoding="utf-8").splitlines(), ""]:
             if not line.strip():
                 if block:
-                    examples.append(" ".join(block))
+                    blocks.append(block)
                     block = []
                 continue
             m = _CBT_LINE.match(line)
             text = m.group(2) if m else line
             if "\t" in text:
-                question, answer, *_ = text.split("\t")
-                text = question.replace(CBT_BLANK, answer)
+                question, answer, *rest = text.split("\t")
+                candidates = [c for c in (rest[-1] if rest else "").split("|") if c]
+                blocks.append(CbtQuestion(block, question, answer, candidates))
+                block = []
+                continue
             block.append(text)
-    return examples
+    return blocks
+
+
+def load_cbt(path: Path) -> list[str]:
+    return [b.text if isinstance(b, CbtQuestion) else " ".join(b) for b in parse_cbt(path)]
 
 
 def _last_bytes(path: Path, n: int) -> bytes:

@@ -12,8 +12,9 @@ from webtext.errors import ConfigError
 from webtext.stage_spec import StaticInput, input_paths
 
 
-def _resolve_named_paths(specs: list[str], base: Path) -> list[str]:
-    """``NAME=SOURCE`` specs with relative paths made relative to ``base`` (hf: sources untouched)."""
+def resolve_named_paths(specs: list[str], base: Path) -> list[str]:
+    """``NAME=SOURCE`` specs (benchmarks, eval tasks) with relative paths made relative to ``base``
+    (``hf:`` sources untouched; a ``lines:`` prefix kept in front of its path)."""
     out = []
     for spec in specs:
         name, sep, source = spec.partition("=")
@@ -96,8 +97,8 @@ class ContaminationConfig:
 
     def resolve_paths(self, base: Path) -> ContaminationConfig:
         return inputs_under(
-            self, base, benchmarks=_resolve_named_paths(self.benchmarks, base),
-            benchmark_train=_resolve_named_paths(self.benchmark_train, base), bloom=under(base, self.bloom),
+            self, base, benchmarks=resolve_named_paths(self.benchmarks, base),
+            benchmark_train=resolve_named_paths(self.benchmark_train, base), bloom=under(base, self.bloom),
         )
 
 

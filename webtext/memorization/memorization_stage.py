@@ -33,13 +33,13 @@ SIDE = ["clean_vs_dirty", "train_vs_heldout", "extraction", "sample_overlap", "p
 
 def _docs_files(tokens: Path) -> list[Path]:
     """The docs the tokens dataset was made from (its manifest's config inputs)."""
-    from webtext.docsets import expand_inputs
+    from webtext.inputs import parquet_files
 
     manifest = Manifest.read(tokens)
     if manifest is None:
         raise ConfigError("tokens", f"{tokens} has no _manifest.json: not a finished tokens dataset")
     try:
-        return expand_inputs(list(manifest.config.get("inputs") or []))
+        return parquet_files(list(manifest.config.get("inputs") or []))
     except ConfigError as exc:
         raise ConfigError("tokens", f"the docs {tokens} was made from are gone ({exc}): lineage and the train "
                                     "corpus need them") from exc

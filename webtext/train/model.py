@@ -99,6 +99,9 @@ class GPT(nn.Module):
         })
         self.lm_head = nn.Linear(cfg.n_embd, cfg.padded_vocab, bias=False)
         self.lm_head.weight = self.transformer.wte.weight  # tied, as in GPT-2
+        # The loss as a swappable function: parallelize() compiles it, so the fp32 copy of the
+        # (batch, time, vocab) logits is never materialised (it costs more than the head's matmul).
+        self.loss_fn = cross_entropy
         if not any(p.is_meta for p in self.parameters()):
             self.init_weights()
 
@@ -156,8 +159,13 @@ class GPT(nn.Module):
         logits = self.lm_head(self.transformer.ln_f(x))
         if targets is None:
             return logits[..., : self.config.vocab_size]
-        logits = logits[..., : self.config.vocab_size].float()
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        return self.loss_fn(logits, targets, self.config.vocab_size)
+
+
+def cross_entropy(logits: torch.Tensor, targets: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """Mean next-token cross-entropy in fp32 over the real vocabulary (padded rows dropped)."""
+    logits = logits[..., :vocab_size].float()  # (B, T, V)
+    return F.cross_entropy(logits.reshape(-1, vocab_size), targets.reshape(-1))
 
 
 def count_parameters(cfg: GPTConfig, *, non_embedding: bool = False) -> int:

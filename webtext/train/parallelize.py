@@ -19,6 +19,8 @@ def parallelize(model: nn.Module, device: torch.device, *, compile: bool, activa
     if compile:
         for i, block in enumerate(model.transformer.h):
             model.transformer.h[i] = torch.compile(block)
+        # The loss too (torchtitan compiles it as well): fused, the fp32 logits are never written out.
+        model.loss_fn = torch.compile(model.loss_fn)
     if device.type == "cuda":  # bf16 compute, fp32 gradient reduction
         mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
     else:  # CPU: fp32 throughout (bf16 matmuls are emulated on many CPUs)
