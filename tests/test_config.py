@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from conftest import REPO
@@ -13,7 +14,7 @@ from webtext.cli import main
 from webtext.config import RunnerConfig, from_mapping
 from webtext.crawl.config import UrlsConfig
 from webtext.errors import ConfigError
-from webtext.pipeline import load_pipeline, run_pipeline
+from webtext.pipeline import check_static_inputs, load_pipeline, run_pipeline
 from webtext.runner import LocalRunner
 
 
@@ -47,7 +48,7 @@ def _pipeline(tmp_path, body: str):
 def test_errors_name_the_yaml_key(tmp_path, body, key, message):
     path = _pipeline(tmp_path, body)
     with pytest.raises(ConfigError) as err:
-        load_pipeline(path)
+        check_static_inputs(load_pipeline(path))  # what `pipelines run` does before the first stage
     assert err.value.key == key
     assert message in str(err.value)
 
@@ -101,8 +102,9 @@ def test_cli_errors_exit_2_and_name_the_flag(tmp_path, capsys):
 
 
 def test_the_shipped_pipeline_is_valid_and_points_at_pushshift():
+    pipeline = load_pipeline(REPO / "pipelines.yaml")  # every key and benchmark name is valid
     with pytest.raises(ConfigError) as err:
-        load_pipeline(REPO / "pipelines.yaml")
+        check_static_inputs(pipeline)
     assert err.value.key == "stages.urls.inputs[0]"  # the real dumps are not in the repo
     import yaml
 
@@ -118,3 +120,69 @@ def test_import_webtext_stays_light():
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _with_benchmark(tmp_path, benchmark: str, inputs: str = "work/dedup") -> Path:
+    return _pipeline(tmp_path, f"""\
+        workdir: work
+        runner: {{kind: local}}
+        stages:
+          urls:
+            inputs: [dumps]
+          contamination:
+            inputs: [{inputs}]
+            benchmarks: ["{benchmark}"]
+        """)
+
+
+def test_a_missing_benchmark_file_is_reported_before_urls_runs(tmp_path, capsys):
+    path = _with_benchmark(tmp_path, "wikitext2=benchmarks/wiki.test.tokens", inputs="dumps")
+    assert main(["pipelines", "run", str(path), "--runner", "local"]) == 2
+    err = capsys.readouterr().err
+    assert "stages.contamination.benchmarks[0]" in err and "wiki.test.tokens" in err and "not found" in err
+    assert not (tmp_path / "work").exists()  # urls never started
+    # Only the declared stages that run are checked: urls alone runs.
+    assert main(["pipelines", "run", str(path), "--stages", "urls", "--runner", "local"]) == 0
+
+
+def test_an_unknown_benchmark_name_is_refused_when_the_pipeline_is_read(tmp_path):
+    (tmp_path / "wiki.txt").write_text("a line\n")
+    path = _with_benchmark(tmp_path, "wikitxt2=wiki.txt")
+    with pytest.raises(ConfigError) as err:
+        load_pipeline(path)
+    assert err.value.key == "stages.contamination.benchmarks[0]"
+    message = str(err.value)
+    assert "'wikitxt2'" in message and "wikitext2" in message and "lines:PATH" in message
+    assert "\n" not in message
+    pipeline = load_pipeline(_with_benchmark(tmp_path, "wikitxt2=lines:wiki.txt"))
+    assert pipeline.stages["contamination"].benchmarks == [f"wikitxt2=lines:{tmp_path / 'wiki.txt'}"]
+    with pytest.raises(ConfigError) as err:
+        check_static_inputs(pipeline)  # dedup is not declared here, so its output must be there already
+    assert err.value.key == "stages.contamination.inputs[0]"
+
+
+def test_inputs_an_earlier_stage_writes_are_not_checked(tmp_path):
+    (tmp_path / "quiz.txt").write_text("a line\n")
+    path = _pipeline(tmp_path, """\
+        workdir: work
+        runner: {kind: local}
+        stages:
+          urls:
+            inputs: [dumps]
+          crawl:
+            inputs: [work/urls]
+          train-tokenizer:
+            inputs: [docs]
+          tokenize:
+            inputs: [docs]
+            tokenizer: work/train-tokenizer
+        """)
+    (tmp_path / "docs").mkdir()
+    pipeline = load_pipeline(path)
+    check_static_inputs(pipeline)  # work/urls and the tokenizer appear when urls and train-tokenizer run
+    with pytest.raises(ConfigError) as err:
+        check_static_inputs(pipeline, ["crawl"])  # urls does not run now: its output must be there
+    assert err.value.key == "stages.crawl.inputs[0]"
+    with pytest.raises(ConfigError) as err:
+        check_static_inputs(pipeline, ["tokenize"])
+    assert err.value.key == "stages.tokenize.tokenizer" and "tokenizer not found" in str(err.value)

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 from conftest import shared_data
 
-from webtext.contamination.benchmarks import LOADERS, load_benchmark, loader_name, parse_spec
+from webtext.contamination.benchmarks import (
+    LOADERS,
+    BenchmarkSource,
+    load_benchmark,
+    loader_name,
+    parse_spec,
+    resolve_source,
+    source_under,
+)
 from webtext.errors import ConfigError
 
 
@@ -49,11 +58,41 @@ def test_folder_of_files_1bw_style(tmp_path):
     assert b.examples == ["first file line", "second file line one", "second file line two"]  # files in order
 
 
-def test_unknown_name_reads_lines(tmp_path):
+@pytest.mark.parametrize("spec", ["wikitxt2=x.txt", "my-set.v2=my.txt", "qa=qa.jsonl", "lines=x.txt"])
+def test_an_unknown_name_without_an_explicit_form_is_refused(tmp_path, spec):
+    name, source = spec.split("=")
+    (tmp_path / source).write_text("alpha\n")  # the file is there: the name alone is the problem
+    with pytest.raises(ConfigError) as info:
+        load_benchmark(f"{name}={tmp_path / source}", "--benchmark-train")
+    message = str(info.value)
+    assert info.value.key == "--benchmark-train" and f"unknown benchmark name {name!r}" in message
+    assert "wikitext2" in message and "cbt-ne" in message  # the known names ...
+    assert "lines:PATH" in message and "PATH.jsonl#FIELD" in message and "hf:DATASET" in message  # ... and forms
+    assert "\n" not in message
+
+
+def test_the_explicit_generic_forms_take_any_name(tmp_path):
     f = tmp_path / "my.txt"
     f.write_text("alpha\n\nbeta\n")
-    b = load_benchmark(f"my-set.v2={f}")
-    assert b.loader == "lines" and b.examples == ["alpha", "beta"]
+    b = load_benchmark(f"my-set.v2=lines:{f}")
+    assert b.loader == "lines" and b.examples == ["alpha", "beta"] and b.source == f"lines:{f}"
+    assert resolve_source("wikitxt2", f"lines:{f}") == BenchmarkSource("lines", str(f))
+    assert resolve_source("qa", "d/qa.jsonl#question") == BenchmarkSource("jsonl", "d/qa.jsonl", "question")
+    assert resolve_source("qa", "hf:lambada:test#text") == BenchmarkSource("hf", "hf:lambada:test#text")
+    # A known name picks its loader; an explicit form still wins over it.
+    assert resolve_source("WikiText-2", "w.tokens") == BenchmarkSource("wikitext2", "w.tokens")
+    assert resolve_source("lambada", f"lines:{f}").kind == "lines"
+    with pytest.raises(ConfigError, match="lines:PATH"):
+        resolve_source("quiz", "lines:")
+
+
+def test_relative_sources_are_made_relative_to_the_pipeline_file():
+    base = Path("/p")
+    assert source_under("lines:b/q.txt", base) == "lines:/p/b/q.txt"
+    assert source_under("b/qa.jsonl#question", base) == "/p/b/qa.jsonl#question"
+    assert source_under("/abs/w.tokens", base) == "/abs/w.tokens"
+    assert source_under("lines:/abs/q.txt", base) == "lines:/abs/q.txt"
+    assert source_under("hf:wikitext:test#text", base) == "hf:wikitext:test#text"
 
 
 def test_jsonl_default_and_custom_field(tmp_path):
@@ -62,7 +101,7 @@ def test_jsonl_default_and_custom_field(tmp_path):
         {"text": "first passage", "question": "q1", "n": 1},
         {"text": "second passage", "question": "q2", "n": 2},
     ]) + "\n\n")
-    b = load_benchmark(f"qa={f}")
+    b = load_benchmark(f"qa={f}#text")
     assert b.loader == "jsonl" and b.examples == ["first passage", "second passage"]
     assert load_benchmark(f"qa={f}#question").examples == ["q1", "q2"]
     assert load_benchmark(f"qa={f}#n").examples == ["1", "2"]  # non-strings become text
@@ -71,11 +110,11 @@ def test_jsonl_default_and_custom_field(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "ok"}\n{not json\n')
     with pytest.raises(ConfigError, match=r"bad.jsonl:2 is not JSON"):
-        load_benchmark(f"bad={bad}")
+        load_benchmark(f"bad={bad}#text")
     scalar = tmp_path / "scalar.json"
     scalar.write_text('"just a string"\n')
     with pytest.raises(ConfigError, match="no field"):
-        load_benchmark(f"s={scalar}")
+        load_benchmark(f"s={scalar}#text")
 
 
 def test_lambada_jsonl_and_txt(tmp_path):
@@ -137,7 +176,7 @@ def test_enwik8_full_file_keeps_the_last_5mb_test_split(tmp_path):
 def test_bad_spec_is_a_config_error(spec):
     with pytest.raises(ConfigError) as info:
         load_benchmark(spec, "--benchmark-train")
-    assert info.value.key == "--benchmark-train" and "NAME=PATH" in str(info.value)
+    assert info.value.key == "--benchmark-train" and "NAME=SOURCE" in str(info.value)
 
 
 def test_parse_spec_keeps_the_rest_of_the_source():
@@ -158,7 +197,7 @@ def test_missing_file_and_empty_benchmark(tmp_path):
     ej = tmp_path / "e.jsonl"
     ej.write_text("")
     with pytest.raises(ConfigError, match="no examples"):
-        load_benchmark(f"qa={ej}")
+        load_benchmark(f"qa={ej}#text")
 
 
 def test_every_registered_loader_has_a_name():

@@ -458,8 +458,8 @@ def test_benchmark_shorter_than_n(world, tmp_path, mode):
     short = tmp_path / "short.txt"
     short.write_text("just a few words\n\nseven words are not enough here\n")
     out = tmp_path / "out"
-    cfg = ContaminationConfig(inputs=[str(world.docs)], benchmarks=[f"tiny={short}", world.specs[1]], mode=mode,
-                              random_check=1000)
+    cfg = ContaminationConfig(inputs=[str(world.docs)], benchmarks=[f"tiny=lines:{short}", world.specs[1]],
+                              mode=mode, random_check=1000)
     run_contamination(cfg, out, LocalRunner())
     report = json.loads((out / "report.json").read_text())
     tiny = report["benchmarks"]["tiny"]
@@ -481,7 +481,7 @@ def test_benchmark_ending_with_a_short_example(world, tmp_path, mode):
     bench = tmp_path / "b.txt"
     bench.write_text(world.examples["wikitext2"][0] + "\n" + world.examples["wikitext2"][-1] + "\nshort last line\n")
     out = tmp_path / "out"
-    cfg = ContaminationConfig(inputs=[str(world.docs)], benchmarks=[f"b={bench}"], mode=mode, random_check=1000)
+    cfg = ContaminationConfig(inputs=[str(world.docs)], benchmarks=[f"b=lines:{bench}"], mode=mode, random_check=1000)
     run_contamination(cfg, out, LocalRunner())
     report = json.loads((out / "report.json").read_text())
     examples = nonempty_lines(bench)
@@ -503,8 +503,8 @@ def test_rerun_skips_finished_work(world, tmp_path):
                 if len(grams(e)) > 20 and any(g in world.corpus for g in grams(e)))
     extra = tmp_path / "extra.txt"
     extra.write_text(line + "\n")
-    cfg = ContaminationConfig(inputs=[str(world.docs)], benchmarks=[*world.specs, f"extra={extra}"], mode="bloom",
-                              bloom_parts=2, random_check=1000)
+    cfg = ContaminationConfig(inputs=[str(world.docs)], benchmarks=[*world.specs, f"extra=lines:{extra}"],
+                              mode="bloom", bloom_parts=2, random_check=1000)
     run_contamination(cfg, out, LocalRunner())
     report = json.loads((out / "report.json").read_text())
     assert report["benchmarks"]["extra"]["overlap_percent"] == pytest.approx(overlap([line], world.corpus)[0])
@@ -525,7 +525,9 @@ def test_cli_exact_run_and_config_errors(world, tmp_path, capsys):
     missing = ["-q", "contamination", str(world.docs), "--out", str(tmp_path / "x"), "--runner", "local"]
     assert main(missing) == 2
     assert "--benchmark" in capsys.readouterr().err
+    misspelt = "wikitxt2=" + world.specs[0].partition("=")[2]  # an existing file under an unknown name
     for bad in (["--benchmark", "no-equals-sign"], ["--benchmark", f"ptb={tmp_path / 'missing.txt'}"],
+                ["--benchmark", misspelt], ["--benchmark", world.specs[0], "--benchmark-train", misspelt],
                 ["--benchmark", world.specs[0], "--benchmark", world.specs[0]],
                 ["--benchmark", world.specs[0], "--ngram", "0"], ["--benchmark", world.specs[0], "--fp-rate", "0.7"],
                 ["--benchmark", world.specs[0], "--bloom", str(tmp_path / "none.bloom")]):

@@ -98,6 +98,38 @@ def test_a_stage_registered_from_a_test_is_a_cli_command(tmp_path, shout_stage, 
     assert "min_chars: must be >= 0 (--min-chars)" in capsys.readouterr().err
 
 
+def test_a_stage_s_static_inputs_are_checked_before_the_first_stage_runs(tmp_path, capsys):
+    """A registered stage's ``static_inputs`` hook: ``pipelines run`` checks them before urls (listed first)
+    runs; those inside an earlier stage's output are left for that stage to write; the command checks too."""
+    import dataclasses
+
+    from webtext.pipeline import check_static_inputs, load_pipeline
+    from webtext.stage_spec import input_paths
+
+    stages.register(dataclasses.replace(SHOUT, static_inputs=lambda cfg: input_paths(cfg.inputs)))
+    try:
+        _inputs(tmp_path)
+        (tmp_path / "RS_2005-06.jsonl").write_text('{"id": "a", "url": "http://a.example/", "score": 4}\n')
+        (tmp_path / "p.yaml").write_text(textwrap.dedent("""
+            workdir: work
+            runner: {kind: local}
+            stages:
+              urls: {inputs: [RS_2005-06.jsonl]}
+              shout: {inputs: [a.txt, missing.txt, work/urls/notes.txt]}
+        """))
+        assert main(["pipelines", "run", str(tmp_path / "p.yaml")]) == 2
+        assert "stages.shout.inputs[1]: input not found" in capsys.readouterr().err
+        assert not (tmp_path / "work").exists()  # urls did not start
+        (tmp_path / "missing.txt").write_text("now here\n")
+        check_static_inputs(load_pipeline(tmp_path / "p.yaml"))  # work/urls/notes.txt: urls runs first
+        with pytest.raises(ConfigError, match=r"stages\.shout\.inputs\[2\]"):
+            check_static_inputs(load_pipeline(tmp_path / "p.yaml"), ["shout"])
+        assert main(["shout", str(tmp_path / "nope.txt"), "--out", str(tmp_path / "o"), "--runner", "local"]) == 2
+        assert "inputs[0]: input not found" in capsys.readouterr().err
+    finally:
+        stages.unregister(SHOUT.name)
+
+
 def test_unregistered_stage_is_unknown_to_the_pipeline_file(tmp_path, capsys):
     (tmp_path / "p.yaml").write_text("stages:\n  shout: {inputs: [a.txt]}\n")
     assert main(["pipelines", "run", str(tmp_path / "p.yaml")]) == 2

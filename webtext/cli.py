@@ -2,7 +2,8 @@
 
 Options are generated from the stage's config dataclass, so the CLI flags and the keys of
 ``pipelines.yaml`` are the same names (``--min-karma`` <-> ``stages.urls.min_karma``).
-Exit codes: 0 done, 1 a stage or verification failed, 2 bad configuration or usage.
+``-q``/``-v`` go before or after the command. Exit codes: 0 done, 1 a stage or verification failed,
+2 bad configuration or usage.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from webtext import __version__
 from webtext.config import RunnerConfig, from_mapping
 from webtext.errors import ConfigError, FatalError, ShardError, StageFailedError
-from webtext.options import add_config_options, config_from_args
+from webtext.options import add_config_options, config_from_args, escape
 from webtext.options import flag as _flag
 from webtext.stage_spec import StageSpec
 from webtext.stages import registry
@@ -36,6 +37,7 @@ def stage_command(spec: StageSpec):
         from webtext.runner import make_runner
 
         cfg = config_from_args(spec.config, ns)
+        spec.check_static(cfg)
         runner = make_runner(config_from_args(RunnerConfig, ns)) if spec.uses_runner else None
         try:
             manifest = spec.execute(cfg, Path(ns.out), runner)
@@ -62,13 +64,14 @@ def cmd_verify(ns: argparse.Namespace) -> int:
 
 
 def cmd_pipelines_run(ns: argparse.Namespace) -> int:
-    from webtext.pipeline import load_pipeline, run_pipeline, summarise
+    from webtext.pipeline import check_static_inputs, load_pipeline, run_pipeline, summarise
     from webtext.runner import make_runner
 
     pipeline = load_pipeline(Path(ns.pipeline))
     overrides = {k: v for k, v in vars(ns).items() if k in {f.name for f in dataclasses.fields(RunnerConfig)}}
     runner_cfg = from_mapping(RunnerConfig, {**dataclasses.asdict(pipeline.runner), **overrides}, "runner")
     only = [s.strip() for s in ns.stages.split(",") if s.strip()] if ns.stages else None
+    check_static_inputs(pipeline, only)  # before Ray starts, and before the first stage
     runner = make_runner(runner_cfg)
     try:
         results = run_pipeline(pipeline, runner, only)
@@ -101,19 +104,41 @@ def cmd_demo(ns: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
+def _add_log_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, suffix: str = "") -> None:
+    """-v/-q; a subcommand's under other names (``verbose_here``), so ``webtext-build -v dedup -v`` keeps both."""
+    unset = argparse.SUPPRESS if suffix else None  # a subcommand's must not overwrite the top-level values
+    parser.add_argument("-v", "--verbose", action="count", dest="verbose" + suffix, default=unset or 0,
+                        help="more logging (-v: debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", dest="quiet" + suffix, default=unset or False,
+                        help="warnings and errors only")
+
+
+def subcommands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every subcommand parser below ``parser`` (``pipelines`` and ``pipelines run`` included), once each."""
+    found: dict[int, argparse.ArgumentParser] = {}
+    todo = [parser]
+    while todo:
+        for action in todo.pop()._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    if id(sub) not in found:
+                        found[id(sub)] = sub
+                        todo.append(sub)
+    return list(found.values())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="webtext-build", description="Rebuild GPT-2's WebText: Reddit links -> ... -> GPT-2.",
     )
     parser.add_argument("--version", action="version", version=f"webtext {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-v: debug)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    _add_log_options(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     for spec in registry().values():
-        p = sub.add_parser(spec.name, help=spec.help, description=spec.config.__doc__)
+        p = sub.add_parser(spec.name, help=escape(spec.help), description=spec.config.__doc__)
         add_config_options(p, spec.config)
-        p.add_argument("--out", required=True, help=spec.out_help)
+        p.add_argument("--out", required=True, help=escape(spec.out_help + " (required)"))
         if spec.uses_runner:
             add_config_options(p.add_argument_group("runner"), RunnerConfig)
         p.set_defaults(func=stage_command(spec))
@@ -126,17 +151,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("pipelines", help="run the stages declared in a pipelines.yaml")
     psub = p.add_subparsers(dest="pipelines_command", required=True, metavar="ACTION")
-    pr = psub.add_parser("run", help="run the declared stages in order (finished stages are skipped)")
+    pr = psub.add_parser("run", help="check every declared stage's input files, then run the stages in order "
+                                     "(finished stages are skipped)")
     pr.add_argument("pipeline", help="path of the pipelines.yaml")
-    pr.add_argument("--stages", help="comma-separated subset of the declared stages to run")
-    add_config_options(pr.add_argument_group("runner (overrides the YAML's runner section)"), RunnerConfig)
+    pr.add_argument("--stages", help="comma-separated subset of the declared stages to run (default: all)")
+    add_config_options(pr.add_argument_group("runner (overrides the YAML's runner section)"), RunnerConfig,
+                       show_defaults=False)
     pr.set_defaults(func=cmd_pipelines_run)
 
     p = sub.add_parser("demo", help="generate a sample and run every stage on it")
     p.add_argument("--out", help="work folder (default: a new temporary folder)")
-    p.add_argument("--submissions", type=int, default=6000, help="submissions in the sample dump")
+    p.add_argument("--submissions", type=int, default=6000, help="submissions in the sample dump (default: 6000)")
     add_config_options(p.add_argument_group("runner"), RunnerConfig)
     p.set_defaults(func=cmd_demo)
+
+    for command in subcommands(parser):  # -q/-v also after the subcommand: webtext-build dedup ... -q
+        _add_log_options(command.add_argument_group("logging"), suffix="_here")
     return parser
 
 
@@ -151,12 +181,19 @@ def _flag_of(key: str) -> str | None:
     return f"--{key.replace('_', '-')}"
 
 
+def verbosity(ns: argparse.Namespace) -> int:
+    """-1 with -q, else the count of -v, wherever they were given (before or after the subcommand)."""
+    if ns.quiet or getattr(ns, "quiet_here", False):
+        return -1
+    return ns.verbose + getattr(ns, "verbose_here", 0)
+
+
 def main(argv: list[str] | None = None) -> int:
     from webtext.logs import setup_logging
 
     parser = build_parser()
     ns = parser.parse_args(argv)
-    setup_logging(-1 if ns.quiet else ns.verbose)
+    setup_logging(verbosity(ns))
     try:
         return ns.func(ns)
     except ConfigError as exc:

@@ -26,7 +26,8 @@ T = TypeVar("T")
 
 
 def opt(default: Any = dataclasses.MISSING, help: str = "", **meta: Any) -> Any:
-    """A config field with help text (``positional=True`` for CLI positionals)."""
+    """A config field with help text (``positional=True`` for CLI positionals; for a bool that defaults to
+    True, ``neg_help`` says what its ``--no-X`` flag does)."""
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata={"help": help, **meta})
     return field(default=default, metadata={"help": help, **meta})
@@ -175,7 +176,8 @@ class RunnerConfig:
     max_retries: int = opt(2, "retries per shard for transient errors and lost workers")
     cpus_per_task: float = opt(1.0, "CPUs Ray reserves for each shard task")
     num_cpus: int | None = opt(None, "CPUs of the embedded local Ray (default: all)")
-    dashboard: bool = opt(True, "start the Ray dashboard (bound to 127.0.0.1) with the embedded Ray")
+    dashboard: bool = opt(True, "start the Ray dashboard (bound to 127.0.0.1) with the embedded Ray",
+                          neg_help="do not start the Ray dashboard with the embedded Ray")
 
     def validate(self, key: str) -> None:
         if self.max_retries < 0:

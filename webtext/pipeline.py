@@ -1,4 +1,9 @@
-"""Run the stages a ``pipelines.yaml`` declares, in registry order, and summarise what each produced."""
+"""Run the stages a ``pipelines.yaml`` declares, in registry order, and summarise what each produced.
+
+Before the first stage runs, every stage's static inputs (the files its config names: dumps,
+blocklists, benchmarks, tokenizers) are checked, so a missing benchmark file is reported before
+urls and dedup spend hours; inputs an earlier stage of the same run writes are not checked.
+"""
 
 from __future__ import annotations
 
@@ -25,18 +30,35 @@ def summarise(stage: str, manifest: Manifest) -> str:
     return registry()[stage].summary(manifest)
 
 
-def run_pipeline(
-    pipeline: PipelineConfig, runner: Runner, only: Sequence[str] | None = None
-) -> dict[str, Manifest]:
-    """Run the declared stages (or ``only`` those) in pipeline order."""
-    specs = registry()
-    names = [n for n in specs if n in pipeline.stages]
+def stages_to_run(pipeline: PipelineConfig, only: Sequence[str] | None = None) -> list[str]:
+    """The declared stages (or ``only`` those), in pipeline order."""
+    names = [n for n in registry() if n in pipeline.stages]
     if only:
         unknown = [n for n in only if n not in pipeline.stages]
         if unknown:
             raise ConfigError("--stages", f"{unknown[0]!r} is not declared in {pipeline.source}; "
                                           f"declared: {', '.join(names)}")
         names = [n for n in names if n in only]
+    return names
+
+
+def check_static_inputs(pipeline: PipelineConfig, only: Sequence[str] | None = None) -> None:
+    """ConfigError naming the YAML key (``stages.<name>.<key>``) of the first missing static input of the
+    stages to run; an input inside the output folder of a stage that runs before it is not checked."""
+    specs = registry()
+    produced: list[Path] = []
+    for name in stages_to_run(pipeline, only):
+        specs[name].check_static(pipeline.stages[name], f"stages.{name}", produced)
+        produced.append(pipeline.outs[name])
+
+
+def run_pipeline(
+    pipeline: PipelineConfig, runner: Runner, only: Sequence[str] | None = None
+) -> dict[str, Manifest]:
+    """Run the declared stages (or ``only`` those) in pipeline order, once all their static inputs are there."""
+    specs = registry()
+    names = stages_to_run(pipeline, only)
+    check_static_inputs(pipeline, only)
     results: dict[str, Manifest] = {}
     for name in names:
         out = pipeline.outs[name]

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import glob
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from webtext.data import Manifest
+from webtext.errors import ConfigError
 
 #: A stage's run function: (its config, its output folder, the runner or None) -> its manifest.
 RunFn = Callable[[Any, Path, Any], Manifest]
@@ -70,6 +72,32 @@ def summarise_counts(name: str, manifest: Manifest) -> str:
             f"(dropped: {top_counts(s, 'dropped_') or 'none'})")
 
 
+class StaticInput(NamedTuple):
+    """A file or folder a stage reads that must exist before it runs (a corpus, a tokenizer, a benchmark).
+
+    ``key`` is its config key under the stage (``inputs[0]``, ``tokenizer``): the YAML key and the
+    CLI flag an error names. ``path`` may be a glob (then some file must match it).
+    """
+
+    key: str
+    path: str
+    what: str = "input"
+
+
+def input_paths(paths: Iterable[str], key: str = "inputs") -> list[StaticInput]:
+    """``inputs[0]``, ``inputs[1]``, ...: a stage's list of input paths or globs as static inputs."""
+    return [StaticInput(f"{key}[{i}]", p) for i, p in enumerate(paths)]
+
+
+def _exists(path: str) -> bool:
+    return Path(path).exists() or (glob.has_magic(path) and bool(glob.glob(path)))
+
+
+def _within(path: str, folders: Iterable[Path]) -> bool:
+    p = Path(path).resolve()
+    return any(p == f or f in p.parents for f in (Path(f).resolve() for f in folders))
+
+
 @dataclass(frozen=True)
 class StageSpec:
     """One stage, as the CLI, the pipeline file and the demo see it."""
@@ -85,6 +113,8 @@ class StageSpec:
     demo: DemoHook | None = None  # its part of ``webtext-build demo`` (None: not in the demo)
     demo_out: str | None = None  # its folder under the demo's workdir (default: its name)
     demo_report: Callable[[DemoContext], str] | None = None  # lines printed after the demo's summaries
+    # the files and folders its config names that must exist before it runs (``check_static``)
+    static_inputs: Callable[[Any], list[StaticInput]] | None = None
 
     def run_function(self) -> RunFn:
         module, _, name = self.run.partition(":")
@@ -93,6 +123,16 @@ class StageSpec:
     def execute(self, cfg: Any, out: Path, runner: Any) -> Manifest:
         """Run the stage into ``out`` (``runner`` is dropped for stages that bring their own)."""
         return self.run_function()(cfg, Path(out), runner if self.uses_runner else None)
+
+    def check_static(self, cfg: Any, key: str = "", produced: Iterable[Path] = ()) -> None:
+        """Raise ConfigError (naming ``key``'s sub-key, e.g. ``stages.tokenize.tokenizer``) for the first
+        static input that does not exist. Inputs inside a ``produced`` folder (the outputs of the stages
+        a pipeline runs before this one) are not checked: they appear when those stages run."""
+        produced = list(produced)
+        for item in self.static_inputs(cfg) if self.static_inputs is not None else []:
+            if not _within(item.path, produced) and not _exists(item.path):
+                where = f"{key}.{item.key}" if key else item.key
+                raise ConfigError(where, f"{item.what} not found: {item.path}")
 
     def summary(self, manifest: Manifest) -> str:
         return self.summarise(manifest) if self.summarise is not None else summarise_counts(self.name, manifest)

@@ -1,20 +1,23 @@
 """Benchmark test sets (and their training splits) as lists of examples.
 
-``--benchmark NAME=SOURCE``: NAME picks the loader when it is a known benchmark, else SOURCE's
-form does. An example is the unit n-grams never cross (GPT-2 did not join lines or passages). ``eval`` reads
-the same files through this module (:func:`line_documents`, :func:`parse_cbt`), so example ``i`` is
-the same text in both stages' ``examples/<NAME>.parquet``.
+``--benchmark NAME=SOURCE``: a known NAME picks its loader (SOURCE is then a path); any other
+test set is given in an explicit generic form, so a misspelt name (``wikitxt2=...``) is refused
+instead of being read with a loader nobody chose. ``resolve_source`` holds that rule (the
+``eval`` stage's ``--task NAME=SOURCE`` uses it too). An example is the unit n-grams never cross
+(GPT-2 did not join lines or passages). ``eval`` reads the same files through this module
+(:func:`line_documents`, :func:`parse_cbt`), so example ``i`` is the same text in both stages'
+``examples/<NAME>.parquet``.
 
 | NAME (or form)            | format                                        | one example per          |
 |---------------------------|-----------------------------------------------|--------------------------|
-| wikitext2, wikitext103, ptb, 1bw, lines | token/text files (a folder: every file) | non-empty line   |
+| wikitext2, wikitext103, wikitext, ptb, 1bw | token/text files (a folder: every file) | non-empty line |
 | lambada                   | ``.jsonl`` (field ``text``) or plain text      | passage (line)           |
-| cbt, cbt-ne, cbt-cn, ...  | CBT: numbered lines, blank-line blocks         | block (blank -> answer)  |
+| cbt, cbt-ne, cbt-cn, cbt-v, cbt-p | CBT: numbered lines, blank-line blocks | block (blank -> answer)  |
 | enwik8                    | raw bytes; a 100,000,000-byte file -> last 5M bytes (the test split) | whole split |
 | text8                     | raw text; the 100,000,000-char file -> last 5M chars | whole split    |
-| ``lines:PATH``            | any text file(s)                               | non-empty line           |
-| ``PATH.jsonl#FIELD``      | JSON lines, the given field                    | line                     |
-| ``hf:DATASET[:CONFIG]:SPLIT#FIELD`` | Hugging Face ``datasets`` (if installed, its cache only) | row |
+| ``lines:PATH`` (any NAME) | text files (a folder: every file)              | non-empty line           |
+| ``PATH.jsonl#FIELD`` (any NAME) | JSON lines, the given field              | line                     |
+| ``hf:DATASET[:CONFIG]:SPLIT#FIELD`` (any NAME) | Hugging Face ``datasets`` (if installed, its cache only) | row |
 """
 
 from __future__ import annotations
@@ -111,7 +114,7 @@ def line_documents(path: Path, unit: str) -> list[Document]:
     return out
 
 
-def load_jsonl(path: Path, field: str = "text") -> list[str]:
+def load_jsonl(path: Path, field: str = "text", flag: str = "--benchmark") -> list[str]:
     out = []
     for f in _files(path):
         for i, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
@@ -120,9 +123,9 @@ def load_jsonl(path: Path, field: str = "text") -> list[str]:
             try:
                 row = json.loads(line)
             except ValueError as exc:
-                raise ConfigError("--benchmark", f"{f}:{i} is not JSON: {exc}") from exc
+                raise ConfigError(flag, f"{f}:{i} is not JSON: {exc}") from exc
             if not isinstance(row, dict) or field not in row:
-                raise ConfigError("--benchmark", f"{f}:{i} has no field {field!r} (use PATH#FIELD)")
+                raise ConfigError(flag, f"{f}:{i} has no field {field!r} (use PATH#FIELD)")
             out.append(str(row[field]))
     return out
 
@@ -192,20 +195,20 @@ def load_text8(path: Path) -> list[str]:
     return [_last_bytes(path, CHAR_LEVEL_TEST_BYTES).decode("ascii", errors="replace")]
 
 
-def load_hf(spec: str) -> list[str]:
+def load_hf(spec: str, flag: str = "--benchmark") -> list[str]:
     try:
         import datasets  # optional: never required, and only its local cache is used
     except ImportError as exc:
-        raise ConfigError("--benchmark", "hf: sources need the `datasets` package (pip install datasets)") from exc
+        raise ConfigError(flag, "hf: sources need the `datasets` package (pip install datasets)") from exc
     body, _, field = spec[3:].partition("#")
     parts = body.split(":")
     if len(parts) not in (2, 3):
-        raise ConfigError("--benchmark", f"expected hf:DATASET[:CONFIG]:SPLIT#FIELD, got {spec!r}")
+        raise ConfigError(flag, f"expected hf:DATASET[:CONFIG]:SPLIT#FIELD, got {spec!r}")
     dataset, config, split = (parts[0], None, parts[1]) if len(parts) == 2 else parts
     try:
         ds = datasets.load_dataset(dataset, config, split=split, download_mode="reuse_cache_if_exists")
     except Exception as exc:
-        raise ConfigError("--benchmark", f"cannot load {spec}: {exc}") from exc
+        raise ConfigError(flag, f"cannot load {spec}: {exc}") from exc
     return [str(x) for x in ds[field or "text"]]
 
 
@@ -215,20 +218,65 @@ LOADERS: dict[str, Callable[[Path], list[str]]] = {
     "enwik8": load_enwik8, "text8": load_text8,
 }
 
+#: Benchmark names that pick a loader (spelt in any case, with or without ``-``/``_``) -> loader kind.
+KNOWN_NAMES: dict[str, str] = {
+    "wikitext2": "wikitext2", "wikitext103": "wikitext103", "wikitext": "wikitext", "ptb": "ptb", "1bw": "1bw",
+    "lambada": "lambada", "cbt": "cbt", "cbtne": "cbt", "cbtcn": "cbt", "cbtv": "cbt", "cbtp": "cbt",
+    "enwik8": "enwik8", "text8": "text8",
+}
+_SHOWN_NAMES = "wikitext2, wikitext103, wikitext, ptb, 1bw, lambada, cbt, cbt-ne, cbt-cn, cbt-v, cbt-p, enwik8, text8"
+GENERIC_FORMS = ("NAME=lines:PATH (one example per non-empty line), NAME=PATH.jsonl#FIELD (one per JSON line), "
+                 "NAME=hf:DATASET[:CONFIG]:SPLIT#FIELD (one per row)")
+
+
+@dataclass(frozen=True)
+class BenchmarkSource:
+    """How ``NAME=SOURCE`` is read: ``kind`` (a ``LOADERS`` key, ``jsonl`` or ``hf``), the path (for ``hf``
+    the whole ``hf:...`` spec) and, for ``jsonl``, the field."""
+
+    kind: str
+    path: str
+    field: str | None = None
+
+
+def known_loader(name: str) -> str | None:
+    """The loader a known benchmark name picks (None: not a known name)."""
+    return KNOWN_NAMES.get(name.lower().replace("-", "").replace("_", ""))
+
+
+def resolve_source(name: str, source: str, flag: str = "--benchmark") -> BenchmarkSource:
+    """The one rule for ``NAME=SOURCE``: an explicit generic form (``lines:PATH``, ``PATH.jsonl#FIELD``,
+    ``hf:...``) is read as it says, whatever the name; otherwise NAME must be a known benchmark, whose
+    loader reads SOURCE as a path. Anything else is a ConfigError naming ``flag`` (one line: the known
+    names and the generic forms). Reads no file."""
+    if source.startswith("hf:"):
+        return BenchmarkSource("hf", source)
+    if source.startswith("lines:"):
+        if not source[len("lines:"):]:
+            raise ConfigError(flag, f"{name}: expected lines:PATH, got {source!r}")
+        return BenchmarkSource("lines", source[len("lines:"):])
+    path, field = _field_of(source)
+    if field:
+        return BenchmarkSource("jsonl", path, field)
+    kind = known_loader(name)
+    if kind is None:
+        raise ConfigError(flag, f"unknown benchmark name {name!r} in {name}={source}: known names are "
+                                f"{_SHOWN_NAMES}; give any other test set in an explicit form: {GENERIC_FORMS}")
+    return BenchmarkSource(kind, source)
+
 
 def loader_name(name: str, source: str) -> str:
-    key = name.lower().replace("-", "").replace("_", "")
+    """The loader kind of ``NAME=SOURCE`` (``resolve_source``'s)."""
+    return resolve_source(name, source).kind
+
+
+def source_under(source: str, base: Path) -> str:
+    """``SOURCE`` with a relative path made relative to ``base`` (the pipeline file's folder); ``hf:`` untouched."""
     if source.startswith("hf:"):
-        return "hf"
-    if source.startswith("lines:"):
-        return "lines"
-    if _field_of(source)[1]:
-        return "jsonl"
-    if key.startswith("cbt"):
-        return "cbt"
-    if key in LOADERS:
-        return key
-    return "jsonl" if source.endswith((".jsonl", ".json")) else "lines"
+        return source
+    prefix = "lines:" if source.startswith("lines:") else ""
+    path = source[len(prefix):]
+    return prefix + (path if not path or Path(path).is_absolute() else str(base / path))
 
 
 def _field_of(source: str) -> tuple[str, str | None]:
@@ -242,22 +290,21 @@ def _field_of(source: str) -> tuple[str, str | None]:
 def parse_spec(spec: str, flag: str = "--benchmark") -> tuple[str, str]:
     name, sep, source = spec.partition("=")
     if not sep or not name or not source or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
-        raise ConfigError(flag, f"expected NAME=PATH (NAME of letters, digits, _ . -), got {spec!r}")
+        raise ConfigError(flag, f"expected NAME=SOURCE (NAME of letters, digits, _ . -), got {spec!r}")
     return name, source
 
 
 def load_benchmark(spec: str, flag: str = "--benchmark") -> Benchmark:
-    """Load ``NAME=SOURCE``; a missing file or an empty benchmark is a ConfigError naming ``flag``."""
+    """Load ``NAME=SOURCE``; an unknown name, a missing file or an empty benchmark is a ConfigError naming ``flag``."""
     name, source = parse_spec(spec, flag)
-    kind = loader_name(name, source)
-    if kind == "hf":
-        examples = load_hf(source)
+    how = resolve_source(name, source, flag)
+    if how.kind == "hf":
+        examples = load_hf(how.path, flag)
     else:
-        path_text, field = _field_of(source.removeprefix("lines:"))
-        path = Path(path_text)
+        path = Path(how.path)
         if not path.exists():
             raise ConfigError(flag, f"{name}: {path} not found")
-        examples = load_jsonl(path, field or "text") if kind == "jsonl" else LOADERS[kind](path)
+        examples = load_jsonl(path, how.field or "text", flag) if how.kind == "jsonl" else LOADERS[how.kind](path)
     if not examples:
         raise ConfigError(flag, f"{name}: no examples in {source}")
-    return Benchmark(name, source, examples, kind)
+    return Benchmark(name, source, examples, how.kind)

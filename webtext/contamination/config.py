@@ -7,19 +7,35 @@ from pathlib import Path
 from typing import Literal
 
 from webtext.config import inputs_under, opt, subkey, under
+from webtext.contamination.benchmarks import parse_spec, resolve_source, source_under
 from webtext.errors import ConfigError
+from webtext.stage_spec import StaticInput, input_paths
 
 
 def resolve_named_paths(specs: list[str], base: Path) -> list[str]:
-    """``NAME=PATH`` specs (benchmarks, eval tasks) with relative paths made relative to ``base``
+    """``NAME=SOURCE`` specs (benchmarks, eval tasks) with relative paths made relative to ``base``
     (``hf:`` sources untouched; a ``lines:`` prefix kept in front of its path)."""
     out = []
     for spec in specs:
         name, sep, source = spec.partition("=")
-        if sep and source and not source.startswith("hf:"):
-            prefix = "lines:" if source.startswith("lines:") else ""
-            spec = f"{name}={prefix}{under(base, source[len(prefix):])}"
+        if sep and source:
+            spec = f"{name}={source_under(source, base)}"
         out.append(spec)
+    return out
+
+
+def _spec_keys(key: str, field: str, flag: str, specs: list[str]) -> list[tuple[str, str]]:
+    """(the key an error names, spec) for each ``NAME=SOURCE``: ``stages.x.benchmarks[2]``, or the flag on the CLI."""
+    return [(f"{subkey(key, field)}[{i}]" if key else flag, spec) for i, spec in enumerate(specs)]
+
+
+def _benchmark_files(field: str, specs: list[str]) -> list[StaticInput]:
+    out = []
+    for i, spec in enumerate(specs):
+        name, source = parse_spec(spec, field)
+        how = resolve_source(name, source, field)
+        if how.kind != "hf":
+            out.append(StaticInput(f"{field}[{i}]", how.path, f"benchmark {name}"))
     return out
 
 
@@ -31,13 +47,15 @@ class ContaminationConfig:
         help="a docs dataset, or folders/globs of Parquet files with `id` and `text` (`url`, `karma` used if present)",
         positional=True,
     )
-    benchmarks: list[str] = opt(  # noqa: RUF009 - opt() turns a list into a default_factory
-        [], "NAME=PATH of a benchmark test set (repeat); known NAMEs pick their loader: wikitext2, wikitext103, "
-        "ptb, lambada, cbt, enwik8, text8, 1bw; else one example per line, PATH.jsonl#FIELD, hf:DATASET:SPLIT#FIELD",
+    benchmarks: list[str] = opt(  # noqa: RUF009 - a required field with help text
+        help="NAME=PATH of a benchmark test set (repeat); a known NAME picks its loader: wikitext2, wikitext103, "
+        "ptb, lambada, cbt (-ne, -cn, -v, -p), enwik8, text8, 1bw; any other NAME needs an explicit form: "
+        "NAME=lines:PATH (one example per non-empty line), NAME=PATH.jsonl#FIELD, NAME=hf:DATASET[:CONFIG]:SPLIT#FIELD",
         flag="benchmark",
     )
     benchmark_train: list[str] = opt(  # noqa: RUF009
-        [], "NAME=PATH of a benchmark's own training split (repeat): Table 6's first row", flag="benchmark-train",
+        [], "NAME=SOURCE of a benchmark's own training split (repeat; the forms of --benchmark): Table 6's first row",
+        flag="benchmark-train",
     )
     ngram: int = opt(8, "words per n-gram (GPT-2: 8; GPT-3's variant: 13)")
     mode: Literal["bloom", "exact"] = opt(
@@ -58,17 +76,24 @@ class ContaminationConfig:
             raise ConfigError(subkey(key, "inputs"), "no inputs given")
         if not self.benchmarks:
             raise ConfigError(subkey(key, "benchmarks") if key else "--benchmark", "give at least one NAME=PATH")
+        for where, spec in [*_spec_keys(key, "benchmarks", "--benchmark", self.benchmarks),
+                            *_spec_keys(key, "benchmark_train", "--benchmark-train", self.benchmark_train)]:
+            resolve_source(*parse_spec(spec, where), where)  # a misspelt name is refused before anything runs
         if not 1 <= self.ngram <= 64:
             raise ConfigError(subkey(key, "ngram"), "must be between 1 and 64")
         if not 0 < self.fp_rate < 0.5:
             raise ConfigError(subkey(key, "fp_rate"), "must be in (0, 0.5)")
-        if self.bloom is not None and not Path(self.bloom).is_file():
-            raise ConfigError(subkey(key, "bloom"), f"no Bloom filter file at {self.bloom}")
         if self.batch_rows < 1:
             raise ConfigError(subkey(key, "batch_rows"), "must be >= 1")
         if self.random_check < 0 or self.bloom_parts < 0 or self.top_documents < 0:
             bad = next(n for n in ("random_check", "bloom_parts", "top_documents") if getattr(self, n) < 0)
             raise ConfigError(subkey(key, bad), "must be >= 0")
+
+    def static_inputs(self) -> list[StaticInput]:
+        """The corpus, every benchmark file and the saved Bloom filter (checked before a pipeline runs)."""
+        bloom = [StaticInput("bloom", self.bloom, "Bloom filter file")] if self.bloom else []
+        return [*input_paths(self.inputs), *_benchmark_files("benchmarks", self.benchmarks),
+                *_benchmark_files("benchmark_train", self.benchmark_train), *bloom]
 
     def resolve_paths(self, base: Path) -> ContaminationConfig:
         return inputs_under(
@@ -84,7 +109,7 @@ class DecontaminateConfig:
     inputs: list[str] = opt(  # noqa: RUF009 - a required field with help text
         help="the docs the report was made on (a docs dataset or folders/globs of Parquet files)", positional=True,
     )
-    report: str = opt("", "the contamination report folder (its hits/ and ngrams/)")
+    report: str = opt(help="the contamination report folder (its hits/ and ngrams/)")
     method: Literal["drop", "gpt3"] = opt(
         "drop", "drop: remove documents over --max-fraction; gpt3: cut each colliding n-gram with --context-chars "
         "around it (GPT-3, appendix C)",
@@ -99,13 +124,17 @@ class DecontaminateConfig:
     def validate(self, key: str) -> None:
         if not self.inputs:
             raise ConfigError(subkey(key, "inputs"), "no inputs given")
-        if not self.report or not (Path(self.report) / "_manifest.json").is_file():
-            raise ConfigError(subkey(key, "report"), f"not a finished contamination report folder: {self.report!r}")
+        if not self.report:
+            raise ConfigError(subkey(key, "report"), "give the contamination report folder")
         if not 0 <= self.max_fraction <= 1:
             raise ConfigError(subkey(key, "max_fraction"), "must be between 0 and 1")
         for name in ("context_chars", "min_piece_chars", "max_pieces", "max_ngram_docs"):
             if getattr(self, name) < 0:
                 raise ConfigError(subkey(key, name), "must be >= 0")
+
+    def static_inputs(self) -> list[StaticInput]:
+        report = StaticInput("report", str(Path(self.report) / "_manifest.json"), "finished contamination report")
+        return [*input_paths(self.inputs), report]
 
     def resolve_paths(self, base: Path) -> DecontaminateConfig:
         return inputs_under(self, base, report=under(base, self.report))

@@ -20,7 +20,7 @@ def summarise_decontaminate(manifest: Manifest) -> str:
 
 
 def demo_contamination(ctx: DemoContext) -> ContaminationConfig:
-    return ContaminationConfig(inputs=[str(ctx.out("dedup"))], benchmarks=[f"demo-quiz={ctx.benchmark}"],
+    return ContaminationConfig(inputs=[str(ctx.out("dedup"))], benchmarks=[f"demo-quiz=lines:{ctx.benchmark}"],
                                mode="bloom", random_check=100_000)
 
 
@@ -36,9 +36,11 @@ CONTAMINATION = StageSpec(
     run="webtext.contamination.contamination_stage:run_contamination",
     help="GPT-2's n-gram overlap of benchmark test sets with a corpus + report",
     summarise=summarise_contamination, demo=demo_contamination, demo_report=demo_report,
+    static_inputs=ContaminationConfig.static_inputs,
 )
 
 DECONTAMINATE = StageSpec(
     name="decontaminate", config=DecontaminateConfig, run="webtext.contamination.decontaminate:run_decontaminate",
     help="remove the benchmark text a contamination report found", summarise=summarise_decontaminate,
+    static_inputs=DecontaminateConfig.static_inputs,
 )

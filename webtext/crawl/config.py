@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import glob
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from webtext.config import inputs_under, opt, parse_date, subkey, under
 from webtext.errors import ConfigError
+from webtext.stage_spec import StaticInput, input_paths
 
 
 @dataclass
@@ -27,10 +27,11 @@ class UrlsConfig:
     )
     keep_self_posts: bool = opt(False, "keep self (text) posts")
     keep_nsfw: bool = opt(False, "keep submissions marked over_18")
-    created_after: str | None = opt(None, "keep submissions created at or after this UTC date (2005-06-01)")
-    created_before: str | None = opt(None, "keep submissions created before this UTC date (2018-01-01)")
+    created_after: str | None = opt(None, "keep submissions created at or after this UTC date (e.g. 2005-06-01)")
+    created_before: str | None = opt(None, "keep submissions created before this UTC date (e.g. 2018-01-01)")
     subreddit_blocklist: str | None = opt(None, "file with one subreddit per line to drop")
-    blocklists: bool = opt(True, "apply the Wikipedia, domain and extension blocklists")
+    blocklists: bool = opt(True, "apply the Wikipedia, domain and extension blocklists",
+                           neg_help="do not apply the Wikipedia, domain and extension blocklists")
     domain_blocklist: str | None = opt(None, "replace the shipped media/social domain blocklist with this file")
     extension_blocklist: str | None = opt(None, "replace the shipped non-HTML extension list with this file")
     max_url_length: int = opt(2048, "drop URLs longer than this many characters")
@@ -42,9 +43,6 @@ class UrlsConfig:
     def validate(self, key: str) -> None:
         if not self.inputs:
             raise ConfigError(subkey(key, "inputs"), "no inputs given")
-        for i, p in enumerate(self.inputs):
-            if not Path(p).exists() and not glob.glob(p):
-                raise ConfigError(f"{subkey(key, 'inputs')}[{i}]", f"input not found: {p}")
         if self.min_karma < 0:
             raise ConfigError(subkey(key, "min_karma"), "must be >= 0")
         if not 1 <= self.buckets <= 65536:
@@ -57,10 +55,12 @@ class UrlsConfig:
         before = parse_date(self.created_before, subkey(key, "created_before")) if self.created_before else None
         if after is not None and before is not None and after >= before:
             raise ConfigError(subkey(key, "created_before"), "must be later than created_after")
-        for name in ("subreddit_blocklist", "domain_blocklist", "extension_blocklist"):
-            value = getattr(self, name)
-            if value is not None and not Path(value).is_file():
-                raise ConfigError(subkey(key, name), f"file not found: {value}")
+
+    def static_inputs(self) -> list[StaticInput]:
+        """The dumps and the blocklist files given (checked before the stage, or a pipeline, runs)."""
+        lists = [StaticInput(n, getattr(self, n), "blocklist file")
+                 for n in ("subreddit_blocklist", "domain_blocklist", "extension_blocklist") if getattr(self, n)]
+        return [*input_paths(self.inputs), *lists]
 
     def resolve_paths(self, base: Path) -> UrlsConfig:
         """Relative paths are relative to ``base`` (the pipelines.yaml folder)."""
@@ -83,7 +83,8 @@ class CrawlConfig:
     concurrency: int = opt(64, "concurrent requests per crawl process")
     concurrency_per_host: int = opt(1, "concurrent requests to one host")
     delay: float = opt(1.0, "seconds between requests to one host (randomised 0.5-1.5x)")
-    autothrottle: bool = opt(True, "slow down further when a host answers slowly (AutoThrottle)")
+    autothrottle: bool = opt(True, "slow down further when a host answers slowly (AutoThrottle)",
+                             neg_help="no AutoThrottle: a slow host gets only the fixed delay between requests")
     abort_cooldown: float = opt(2.0, "extra pause for a host after a download was aborted (timeout, size cap)")
     download_timeout: float = opt(30.0, "seconds a whole download may take")
     max_bytes: int = opt(10 * 1024 * 1024, "largest body kept, after decompression; larger ones are aborted")
@@ -92,7 +93,8 @@ class CrawlConfig:
     retry_backoff: float = opt(1.0, "first back-off in seconds without Retry-After (doubles each retry)")
     max_retry_after: float = opt(120.0, "longest Retry-After honoured; longer ones end the URL with an error")
     user_agent: str | None = opt(None, "User-Agent (default names webtext, its version and a contact URL)")
-    obey_robots: bool = opt(True, "obey robots.txt (5xx or unreachable robots.txt: host disallowed)")
+    obey_robots: bool = opt(True, "obey robots.txt (5xx or unreachable robots.txt: host disallowed)",
+                            neg_help="ignore robots.txt (pages it disallows are crawled too)")
     robots_max_bytes: int = opt(500 * 1024, "bytes of a robots.txt that are parsed")
     max_crawl_delay: float = opt(30.0, "largest Crawl-delay honoured; hosts asking more are skipped")
     max_urls_per_host: int = opt(10_000, "URLs fetched per host; the rest get a log row 'skipped:host_cap'")
@@ -128,6 +130,9 @@ class CrawlConfig:
                 ipaddress.ip_network(cidr, strict=False)
             except ValueError as exc:
                 raise ConfigError(f"{subkey(key, 'allow_network')}[{i}]", f"not a network: {cidr!r}") from exc
+
+    def static_inputs(self) -> list[StaticInput]:
+        return input_paths(self.inputs)
 
     def resolve_paths(self, base: Path) -> CrawlConfig:
         return inputs_under(self, base)

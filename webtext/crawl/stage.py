@@ -39,11 +39,11 @@ def demo_crawl(ctx: DemoContext) -> tuple[CrawlConfig, object]:
 URLS = StageSpec(
     name="urls", config=UrlsConfig, run="webtext.crawl.url_stage:run_urls",
     help="Reddit submission dumps -> de-duplicated outbound URLs with karma",
-    summarise=summarise_urls, demo=demo_urls,
+    summarise=summarise_urls, demo=demo_urls, static_inputs=UrlsConfig.static_inputs,
 )
 
 CRAWL = StageSpec(
     name="crawl", config=CrawlConfig, run="webtext.crawl.crawl_stage:run_crawl",
     help="fetch URLs politely and safely with scrapy; WARC + fetch log",
-    summarise=summarise_crawl, demo=demo_crawl,
+    summarise=summarise_crawl, demo=demo_crawl, static_inputs=CrawlConfig.static_inputs,
 )

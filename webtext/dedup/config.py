@@ -7,6 +7,7 @@ from pathlib import Path
 
 from webtext.config import inputs_under, opt, subkey
 from webtext.errors import ConfigError
+from webtext.stage_spec import StaticInput, input_paths
 
 
 @dataclass
@@ -21,7 +22,8 @@ class DedupConfig:
     num_perm: int = opt(128, "MinHash permutations per signature")
     ngram: int = opt(5, "words per shingle")
     seed: int = opt(1, "seed of the MinHash permutations (datasketch's `seed`)")
-    verify: bool = opt(True, "check LSH candidates against their full signatures (estimated Jaccard >= threshold)")
+    verify: bool = opt(True, "check LSH candidates against their full signatures (estimated Jaccard >= threshold)",
+                       neg_help="take LSH candidates as duplicates without checking their full signatures")
     recall_weight: float | None = opt(
         None, "weight of missed pairs (false positives get 1 - it) in datasketch's search for the LSH bands x rows; "
         "null: 0.9 with verify (verification removes false positives: 14x9 bands at 0.8), 0.5 without (9x13)",
@@ -51,6 +53,9 @@ class DedupConfig:
         """(false positive weight, false negative weight) for the bands x rows search."""
         fn = self.recall_weight if self.recall_weight is not None else (0.9 if self.verify else 0.5)
         return 1 - fn, fn
+
+    def static_inputs(self) -> list[StaticInput]:
+        return input_paths(self.inputs)
 
     def resolve_paths(self, base: Path) -> DedupConfig:
         return inputs_under(self, base)

@@ -43,5 +43,5 @@ def demo_report(ctx: DemoContext) -> str:
 STAGE = StageSpec(
     name="dedup", config=DedupConfig, run="webtext.dedup.dedup_stage:run_dedup",
     help="remove exact and MinHash-LSH near-duplicate documents", summarise=summarise, demo=demo,
-    demo_report=demo_report,
+    demo_report=demo_report, static_inputs=DedupConfig.static_inputs,
 )

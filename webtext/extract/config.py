@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from webtext.config import inputs_under, opt, subkey
 from webtext.errors import ConfigError
+from webtext.stage_spec import StaticInput, input_paths
 
 
 @dataclass
@@ -18,10 +19,12 @@ class ExtractConfig:
     inputs: list[str] = opt(  # noqa: RUF009 - a required field with help text
         help="a crawl dataset, or folders/globs of .warc/.warc.gz files (Common Crawl WARCs too)", positional=True,
     )
-    quality_filters: bool = opt(True, "apply the cleaning rules below (off: extraction only)")
+    quality_filters: bool = opt(True, "apply the cleaning rules below (off: extraction only)",
+                                neg_help="extraction only: skip the cleaning rules below")
     favor: Literal["balanced", "precision", "recall"] = opt("balanced", "trafilatura's precision/recall trade-off")
-    include_tables: bool = opt(True, "keep the text of tables")
-    dates: bool = opt(True, "publication date of each page by htmldate (~1 ms a page); off: the date column is null")
+    include_tables: bool = opt(True, "keep the text of tables", neg_help="leave the text of tables out")
+    dates: bool = opt(True, "publication date of each page by htmldate (~1 ms a page); off: the date column is null",
+                      neg_help="skip htmldate's publication date (~1 ms a page saved): the date column is null")
     max_bytes: int = opt(5 * 1024 * 1024, "larger bodies are dropped before any parsing (too_large)")
     doc_timeout: float = opt(20.0, "seconds one document may take; the extraction process is killed after that")
     min_words: int = opt(80, "fewer words: too_few_words (80 words ~ 110 GPT-2 tokens; OpenWebText used ~128)")
@@ -30,7 +33,8 @@ class ExtractConfig:
         0.60, "larger (word-weighted) share of lines without sentence punctuation: non_prose_lines"
     )
     max_repeated_lines: float = opt(0.60, "larger share of repeated lines: repeated_lines")
-    drop_interstitials: bool = opt(True, "drop 'enable JavaScript / verify you are human / cookie wall' pages")
+    drop_interstitials: bool = opt(True, "drop 'enable JavaScript / verify you are human / cookie wall' pages",
+                                   neg_help="keep 'enable JavaScript / verify you are human / cookie wall' pages")
     interstitial_max_words: int = opt(300, "only texts shorter than this are searched for interstitial phrases")
     languages: list[str] = opt(  # noqa: RUF009 - opt() turns a list into a default_factory
         [], "languages kept, e.g. en (GPT-2 kept English; the WebText recipe sets it); empty keeps all"
@@ -47,6 +51,9 @@ class ExtractConfig:
         for name in ("max_symbol_ratio", "max_unpunctuated_lines", "max_repeated_lines"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ConfigError(subkey(key, name), "must be between 0 and 1")
+
+    def static_inputs(self) -> list[StaticInput]:
+        return input_paths(self.inputs)
 
     def resolve_paths(self, base: Path) -> ExtractConfig:
         return inputs_under(self, base)

@@ -20,4 +20,5 @@ def demo(ctx: DemoContext) -> ExtractConfig:
 STAGE = StageSpec(
     name="extract", config=ExtractConfig, run="webtext.extract.extract_stage:run_extract",
     help="main text of stored HTML with trafilatura + GPT-2-style cleaning", summarise=summarise, demo=demo,
+    static_inputs=ExtractConfig.static_inputs,
 )

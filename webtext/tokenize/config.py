@@ -7,6 +7,7 @@ from pathlib import Path
 
 from webtext.config import inputs_under, opt, subkey, under
 from webtext.errors import ConfigError
+from webtext.stage_spec import StaticInput, input_paths
 
 
 @dataclass
@@ -30,6 +31,9 @@ class TrainTokenizerConfig:
         if self.threads < 0:
             raise ConfigError(subkey(key, "threads"), "must be >= 0")
 
+    def static_inputs(self) -> list[StaticInput]:
+        return input_paths(self.inputs)
+
     def resolve_paths(self, base: Path) -> TrainTokenizerConfig:
         return inputs_under(self, base)
 
@@ -41,7 +45,7 @@ class TokenizeConfig:
     inputs: list[str] = opt(  # noqa: RUF009 - a required field with help text
         help="a docs dataset, or folders/globs of Parquet files with `id` and `text`", positional=True,
     )
-    tokenizer: str = opt("", "tokenizer.json, or a folder with encoder.json+vocab.bpe (OpenAI's GPT-2 files) or "
+    tokenizer: str = opt(help="tokenizer.json, or a folder with encoder.json+vocab.bpe (OpenAI's GPT-2 files) or "
                              "vocab.json+merges.txt or tokenizer.json")
     val_fraction: float = opt(0.0005, "share of documents in val/, chosen by a hash of the id (nanoGPT: 0.0005)")
     shard_tokens: int = opt(100_000_000, "target tokens per shard: small docs files are grouped up to about this")
@@ -53,8 +57,6 @@ class TokenizeConfig:
             raise ConfigError(subkey(key, "inputs"), "no inputs given")
         if not self.tokenizer:
             raise ConfigError(subkey(key, "tokenizer"), "give the tokenizer (a file or folder)")
-        if not Path(self.tokenizer).exists():
-            raise ConfigError(subkey(key, "tokenizer"), f"{self.tokenizer} not found")
         if not 0 <= self.val_fraction < 1:
             raise ConfigError(subkey(key, "val_fraction"), "must be in [0, 1)")
         for name in ("shard_tokens", "batch_rows"):
@@ -62,6 +64,9 @@ class TokenizeConfig:
                 raise ConfigError(subkey(key, name), "must be >= 1")
         if self.max_chars_per_piece < 1000:
             raise ConfigError(subkey(key, "max_chars_per_piece"), "must be >= 1000")
+
+    def static_inputs(self) -> list[StaticInput]:
+        return [*input_paths(self.inputs), StaticInput("tokenizer", self.tokenizer, "tokenizer")]
 
     def resolve_paths(self, base: Path) -> TokenizeConfig:
         return inputs_under(self, base, tokenizer=under(base, self.tokenizer))

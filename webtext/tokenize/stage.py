@@ -38,10 +38,12 @@ TRAIN_TOKENIZER = StageSpec(
     name="train-tokenizer", config=TrainTokenizerConfig, run="webtext.tokenize.encode:run_train_tokenizer",
     help="train GPT-2's kind of byte-level BPE tokenizer on a corpus sample",
     summarise=summarise_train_tokenizer, demo=demo_train_tokenizer, demo_out="tokenizer",
+    static_inputs=TrainTokenizerConfig.static_inputs,
 )
 
 TOKENIZE = StageSpec(
     name="tokenize", config=TokenizeConfig, run="webtext.tokenize.encode:run_tokenize",
     help="docs -> GPT-2 BPE token shards (Arrow IPC, train/ and val/)",
     summarise=summarise_tokenize, demo=demo_tokenize, demo_out="tokens",
+    static_inputs=TokenizeConfig.static_inputs,
 )

@@ -43,7 +43,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval-loss", help="mean next-token loss of a checkpoint over a token split")
     p.add_argument("checkpoint", help="RUN_DIR or RUN_DIR/step-N")
     p.add_argument("tokens", help="a tokens dataset")
-    p.add_argument("--split", default="val", choices=["train", "val"])
+    p.add_argument("--split", default="val", choices=["train", "val"], help="the split scored (default: val)")
     p.add_argument("--seq-len", type=int, default=None, help="window length (default: the model's context)")
     p.add_argument("--json", action="store_true", help="end with a JSON line {\"loss\": ...}")
     p.set_defaults(func=cmd_eval_loss)

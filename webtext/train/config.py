@@ -9,13 +9,14 @@ from typing import Literal
 
 from webtext.config import opt, subkey, under
 from webtext.errors import ConfigError
+from webtext.stage_spec import StaticInput
 
 
 @dataclass
 class TrainConfig:
     """The ``train`` stage: GPT-2 on token shards with FSDP2, checkpoints and exact resume."""
 
-    data: str = opt("", "a tokens dataset (its train/ split is read)")
+    data: str = opt(help="a tokens dataset (its train/ split is read)")
     preset: Literal["tiny", "gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl"] = opt("gpt2", "model size")
     n_layer: int | None = opt(None, "override the preset's layers")
     n_head: int | None = opt(None, "override the preset's attention heads")
@@ -70,6 +71,9 @@ class TrainConfig:
                 raise ConfigError(subkey(key, name), "must be >= 1" if name != "warmup_steps" else "must be >= 0")
         if self.checkpoint_every < 0:
             raise ConfigError(subkey(key, "checkpoint_every"), "must be >= 0")
+
+    def static_inputs(self) -> list[StaticInput]:
+        return [StaticInput("data", self.data, "tokens dataset")]
 
     def resolve_paths(self, base: Path) -> TrainConfig:
         return dataclasses.replace(self, data=under(base, self.data))

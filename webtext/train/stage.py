@@ -44,4 +44,5 @@ STAGE = StageSpec(
     help="train GPT-2 on token shards (FSDP2, checkpoints, exact resume)",
     summarise=summarise, out_help="run folder: metrics.jsonl, step-N/ checkpoints", uses_runner=False,
     add_commands=add_commands, demo=demo, demo_out="run", demo_report=demo_report,
+    static_inputs=TrainConfig.static_inputs,
 )
