@@ -80,7 +80,7 @@ def test_run_folder_results_examples_rerun_and_export_round_trip(base_run, token
 def test_hf_folder_bad_inputs_one_line_errors(hf_model, quiz, tmp_path, capsys):
     out = str(tmp_path / "out")
     err = error_line(capsys, ["eval", str(hf_model), "--task", f"demo-quiz={quiz}", "--out", out])
-    assert "unknown task 'demo-quiz'" in err and "lines:PATH" in err and "wikitext2" in err
+    assert "unknown benchmark name 'demo-quiz'" in err and "lines:PATH" in err and "wikitext2" in err
     empty = tmp_path / "empty.txt"
     empty.write_text("\n \n")
     assert "no examples" in error_line(capsys, ["eval", str(hf_model), "--task", f"ptb={empty}", "--out", out])
@@ -136,8 +136,11 @@ def test_summarise_and_config_validation():
 
     with pytest.raises(ConfigError, match=r"stages\.eval\.stride"):
         from_mapping(EvalConfig, {"model": "m", "tasks": ["a=b"], "context": 8, "stride": 9}, "stages.eval")
-    with pytest.raises(ConfigError, match="--task"):
+    with pytest.raises(ConfigError, match="missing required value") as missing:
         from_mapping(EvalConfig, {"model": "m"}, "")
+    from webtext.cli import _flag_of
+
+    assert missing.value.key == "tasks" and _flag_of("tasks") == "--task"  # the CLI names the flag
 
 
 @pytest.mark.slow

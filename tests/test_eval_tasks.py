@@ -173,7 +173,7 @@ def test_generic_forms_and_unknown_names(tmp_path):
     j = tmp_path / "q.jsonl"
     j.write_text(json.dumps({"body": "alpha beta"}) + "\n" + json.dumps({"body": "gamma"}) + "\n")
     assert [d.text for d in T.load_task(f"quiz={j}#body").documents] == ["alpha beta", "gamma"]
-    with pytest.raises(ConfigError, match=r"unknown task 'demo-quiz'.*wikitext2.*lines:PATH.*#FIELD"):
+    with pytest.raises(ConfigError, match=r"unknown benchmark name 'demo-quiz'.*wikitext2.*lines:PATH.*#FIELD"):
         T.load_task(f"demo-quiz={f}")
     assert T.load_task(f"PTB={f}").kind == "rolling"  # known names in any spelling
     assert T.load_task(f"CBT_NE={write_cbt(tmp_path / 'c.txt', [(['a .'], 'the XXXXX .', 'b', ['b'])])}").kind == "cbt"

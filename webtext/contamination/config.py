@@ -29,7 +29,8 @@ def _spec_keys(key: str, field: str, flag: str, specs: list[str]) -> list[tuple[
     return [(f"{subkey(key, field)}[{i}]" if key else flag, spec) for i, spec in enumerate(specs)]
 
 
-def _benchmark_files(field: str, specs: list[str]) -> list[StaticInput]:
+def benchmark_files(field: str, specs: list[str]) -> list[StaticInput]:
+    """The files of ``NAME=SOURCE`` specs (``hf:`` sources have none) as static inputs under ``field``."""
     out = []
     for i, spec in enumerate(specs):
         name, source = parse_spec(spec, field)
@@ -92,8 +93,8 @@ class ContaminationConfig:
     def static_inputs(self) -> list[StaticInput]:
         """The corpus, every benchmark file and the saved Bloom filter (checked before a pipeline runs)."""
         bloom = [StaticInput("bloom", self.bloom, "Bloom filter file")] if self.bloom else []
-        return [*input_paths(self.inputs), *_benchmark_files("benchmarks", self.benchmarks),
-                *_benchmark_files("benchmark_train", self.benchmark_train), *bloom]
+        return [*input_paths(self.inputs), *benchmark_files("benchmarks", self.benchmarks),
+                *benchmark_files("benchmark_train", self.benchmark_train), *bloom]
 
     def resolve_paths(self, base: Path) -> ContaminationConfig:
         return inputs_under(

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Literal
 
 from webtext.config import opt, subkey, under
-from webtext.contamination.config import resolve_named_paths
+from webtext.contamination.config import benchmark_files, resolve_named_paths
 from webtext.errors import ConfigError
+from webtext.stage_spec import StaticInput
 
 
 @dataclass
@@ -18,8 +19,8 @@ class EvalConfig:
 
     model: str = opt(help="a train run folder (its newest valid checkpoint), a step-N checkpoint, or a Hugging Face "
                           "GPT-2 folder (config.json + model.safetensors + tokenizer files)", positional=True)
-    tasks: list[str] = opt(  # noqa: RUF009 - opt() turns a list into a default_factory
-        [], "NAME=SOURCE (repeat): wikitext2, wikitext103, ptb, 1bw, lambada, cbt-cn, cbt-ne, enwik8, text8 = their "
+    tasks: list[str] = opt(  # noqa: RUF009 - a required field with help text
+        help="NAME=SOURCE (repeat): wikitext2, wikitext103, ptb, 1bw, lambada, cbt-cn, cbt-ne, enwik8, text8 = their "
         "test file; any other NAME needs NAME=lines:PATH (each line, rolling) or NAME=PATH.jsonl#FIELD", flag="task",
     )
     batch_size: int = opt(8, "sequences per forward pass")
@@ -43,6 +44,11 @@ class EvalConfig:
                 raise ConfigError(subkey(key, name), "must be >= 1")
         if self.context is not None and self.stride is not None and self.stride > self.context:
             raise ConfigError(subkey(key, "stride"), f"must be <= the context ({self.context})")
+
+    def static_inputs(self) -> list[StaticInput]:
+        """The model, every task file and the tokenizer (checked before a pipeline runs)."""
+        tokenizer = [StaticInput("tokenizer", self.tokenizer, "tokenizer")] if self.tokenizer else []
+        return [StaticInput("model", self.model, "model"), *benchmark_files("tasks", self.tasks), *tokenizer]
 
     def resolve_paths(self, base: Path) -> EvalConfig:
         return dataclasses.replace(self, model=under(base, self.model) or self.model,

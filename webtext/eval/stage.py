@@ -22,5 +22,5 @@ STAGE = StageSpec(
     name="eval", config=EvalConfig, run="webtext.eval.eval_stage:run_eval",
     help="GPT-2's zero-shot Table 3 tasks (= lm-evaluation-harness), per example",
     summarise=summarise, out_help="results folder: results.json/md/html, examples/<NAME>.parquet", uses_runner=False,
-    demo=demo,
+    demo=demo, static_inputs=EvalConfig.static_inputs,
 )

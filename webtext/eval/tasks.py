@@ -41,8 +41,6 @@ from webtext.eval.metrics import TASK_KINDS, task_kind
 from webtext.eval.scorer import Request, Scored
 from webtext.eval.windows import encode_pair, pair_input, rolling_windows
 
-GENERIC_FORMS = "NAME=lines:PATH (each non-empty line, rolling) or NAME=PATH.jsonl#FIELD (each row, rolling)"
-
 #: GPT-2's stop-word filter for LAMBADA (the paper: "adding a stop-word filter as an approximation
 #: to this further increases accuracy"): NLTK's English stop words.
 _STOPWORD_TEXT = """
@@ -106,17 +104,15 @@ def _load_task(spec: str, limit: int | None) -> Task:
     name, source = bm.parse_spec(spec, "--task")
     known = _canonical(name)
     path_text, fld = bm._field_of(source)
-    if known is None:
-        if source.startswith("lines:"):
-            docs = bm.line_documents(_path(name, source[6:]), "line")
-            task = Task(name, "rolling", "rolling", source, documents=docs)
-        elif fld:
-            rows = bm.load_jsonl(_path(name, path_text), fld)
-            docs = [bm.Document(t, [(i, 0, len(t))]) for i, t in enumerate(rows) if t]
-            task = Task(name, "rolling", "rolling", source, documents=docs)
+    if known is None:  # contamination's rule: any other name needs an explicit generic form
+        src = bm.resolve_source(name, source, "--task")
+        if src.kind == "lines":
+            docs = bm.line_documents(_path(name, src.path), "line")
         else:
-            raise ConfigError("--task", f"unknown task {name!r}: known are {', '.join(TASK_KINDS)}; any other text "
-                                        f"needs a generic form: {GENERIC_FORMS}")
+            texts = (bm.load_hf(source, "--task") if src.kind == "hf"
+                     else bm.load_jsonl(_path(name, src.path), src.field or "text", "--task"))
+            docs = [bm.Document(t, [(i, 0, len(t))]) for i, t in enumerate(texts) if t]
+        task = Task(name, "rolling", "rolling", source, documents=docs)
     else:
         kind = task_kind(known) or "rolling"
         path = _path(name, source.removeprefix("lines:") if not fld else path_text)

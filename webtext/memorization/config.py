@@ -9,6 +9,7 @@ from typing import Literal
 
 from webtext.config import opt, subkey, under
 from webtext.errors import ConfigError
+from webtext.stage_spec import StaticInput
 
 
 @dataclass
@@ -16,10 +17,10 @@ class MemorizationConfig:
     """``memorization``: is the model generalizing or memorizing? Clean vs dirty benchmark examples,
     train vs held-out loss over training, extractable training documents, sample overlap with the corpus."""
 
-    run: str = opt("", "the train run folder (every step-N checkpoint in it is evaluated)")
-    tokens: str = opt("", "the tokens dataset the run trained on (train/ and val/ splits)")
-    contamination: str = opt("", "the contamination report folder (examples/<NAME>.parquet, corpus.bloom)")
-    eval: str = opt("", "the eval folder of the run's model (results.json, examples/<NAME>.parquet)")
+    run: str = opt(help="the train run folder (every step-N checkpoint in it is evaluated)")
+    tokens: str = opt(help="the tokens dataset the run trained on (train/ and val/ splits)")
+    contamination: str = opt(help="the contamination report folder (examples/<NAME>.parquet, corpus.bloom)")
+    eval: str = opt(help="the eval folder of the run's model (results.json, examples/<NAME>.parquet)")
     prefix_tokens: int = opt(32, "extraction: prompt with a document's first this many tokens (Carlini et al.: k)")
     suffix_tokens: int = opt(32, "extraction: a document counts as extracted when the greedy continuation equals its "
                                  "next this many tokens")
@@ -50,6 +51,12 @@ class MemorizationConfig:
                 raise ConfigError(subkey(key, name), "must be >= 0")
         if not 0 <= self.heavy_overlap < 1:
             raise ConfigError(subkey(key, "heavy_overlap"), "must be a share in [0, 1), e.g. 0.15 for 15 percent")
+
+    def static_inputs(self) -> list[StaticInput]:
+        """The run, tokens, contamination report and eval folders (those a pipeline makes are skipped)."""
+        return [StaticInput("run", self.run, "train run"), StaticInput("tokens", self.tokens, "tokens dataset"),
+                StaticInput("contamination", self.contamination, "contamination report"),
+                StaticInput("eval", self.eval, "eval folder")]
 
     def resolve_paths(self, base: Path) -> MemorizationConfig:
         return dataclasses.replace(self, **{n: under(base, getattr(self, n))

@@ -34,5 +34,5 @@ STAGE = StageSpec(
     name="memorization", config=MemorizationConfig, run="webtext.memorization.memorization_stage:run_memorization",
     help="generalization vs memorization: clean vs dirty, train vs held-out, extraction, sample overlap",
     summarise=summarise, out_help="report folder: report.json/md/html, plots/, extraction/ ...", uses_runner=False,
-    demo=demo, demo_report=demo_report,
+    demo=demo, demo_report=demo_report, static_inputs=MemorizationConfig.static_inputs,
 )
