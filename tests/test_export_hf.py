@@ -150,3 +150,16 @@ def test_gpt2_files_export_gives_gpt2_ids_and_generates(gpt2_run):
     check_tokenizer_parity(out, real_text()[:4], gpt2)
     text = pipeline("text-generation", model=str(out))("Hello", max_new_tokens=5)[0]["generated_text"]
     assert text.startswith("Hello") and len(text) > len("Hello")
+
+
+def test_export_needs_no_transformers(base_run, tmp_path, monkeypatch):
+    """transformers is a test extra only: exporting must not import it."""
+    import sys
+
+    from webtext.train.export import export_hf
+
+    for name in [m for m in sys.modules if m == "transformers" or m.startswith("transformers.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "transformers", None)  # any import of it now raises ImportError
+    export_hf(base_run, tmp_path / "hf")
+    assert {p.name for p in (tmp_path / "hf").iterdir()} == FILES

@@ -72,11 +72,9 @@ def tokenizer_files(tok: Any, context: int) -> dict[str, bytes]:
 
 def generation_config(eot_id: int, context: int) -> bytes:
     """Sampling defaults ``generate`` and ``pipeline`` read: stop at ``<|endoftext|>`` (also the
-    padding), never past the context."""
-    import transformers
-
+    padding), never past the context. (transformers is not needed to export: no version is recorded.)"""
     return _json({"bos_token_id": eot_id, "eos_token_id": eot_id, "pad_token_id": eot_id, "max_length": context,
-                  "do_sample": True, "top_k": TOP_K, "transformers_version": transformers.__version__})
+                  "do_sample": True, "top_k": TOP_K})
 
 
 def _json(value: Any) -> bytes:
