@@ -51,16 +51,15 @@ def stage_command(spec: StageSpec):
 
 
 def cmd_verify(ns: argparse.Namespace) -> int:
-    from webtext.data import verify_dataset
+    from webtext.verify import verify_folder
 
-    checked, problems = verify_dataset(Path(ns.dataset))
-    for p in problems:
+    result = verify_folder(Path(ns.dataset))
+    for p in result.problems:
         print(f"MISMATCH {p}")
-    if problems:
-        print(f"verify: {len(problems)} problem(s) in {ns.dataset} ({checked} files checked)")
-        return 1
-    print(f"verify: OK, {checked} files match the manifest in {ns.dataset}")
-    return 0
+    for note in result.notes:
+        print(f"note: {note}")
+    print(result.summary())
+    return 1 if result.problems else 0
 
 
 def cmd_pipelines_run(ns: argparse.Namespace) -> int:
@@ -145,8 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
         if spec.add_commands is not None:
             spec.add_commands(sub)
 
-    p = sub.add_parser("verify", help="recompute sha256 and row counts of a dataset against its manifest")
-    p.add_argument("dataset", help="dataset folder (holding _manifest.json)")
+    p = sub.add_parser("verify", help="recompute sha256 and row counts of a dataset against its manifest, or of a "
+                                      "train run's checkpoints against their records")
+    p.add_argument("dataset", help="a dataset folder (holding _manifest.json), a train run or a step-N checkpoint")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("pipelines", help="run the stages declared in a pipelines.yaml")

@@ -17,10 +17,26 @@ def summarise_urls(manifest: Manifest) -> str:
     )
 
 
+#: Kinds of the fetch log's ``error`` column (its ``error_<kind>`` counters) that are outcomes the
+#: crawl chose, not failures: URLs not requested by rule (hosts not listed, the per-host cap,
+#: robots.txt, our address/scheme safety blocks), and answers that are not pages we keep.
+NOT_FETCHED = ("skipped", "robots", "blocked")
+NOT_PAGES = ("not_html", "too_large")
+
+
 def summarise_crawl(manifest: Manifest) -> str:
     s = manifest.stats
+    groups: dict[str, dict[str, int]] = {"not fetched by rule": {}, "not pages": {}, "errors": {}}
+    for key, n in s.items():
+        if key.startswith("error_") and isinstance(n, int) and n:
+            kind = key[len("error_"):]
+            group = "not fetched by rule" if kind in NOT_FETCHED else "not pages" if kind in NOT_PAGES else "errors"
+            groups[group][f"error_{kind}"] = n
+    shown = [f"{name}: {top_counts(counts, 'error_', 6)}" for name, counts in groups.items() if counts]
+    if not groups["errors"]:
+        shown.append("errors: none")
     return (f"crawl: {s.get('urls', 0):,} URLs -> {s.get('stored', 0):,} pages stored in WARC "
-            f"({s.get('status_200', 0):,} answered 200; errors: {top_counts(s, 'error_', 6) or 'none'})")
+            f"({s.get('status_200', 0):,} answered 200; {'; '.join(shown)})")
 
 
 def demo_urls(ctx: DemoContext) -> UrlsConfig:

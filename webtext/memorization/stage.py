@@ -27,6 +27,8 @@ def demo_report(ctx: DemoContext) -> str:
     from webtext.memorization.memorization_stage import headline
 
     folder = ctx.out("memorization")
+    if not (folder / "report.json").exists():  # skipped: the demo had no eval results
+        return "memorization: not run (no eval results in the demo's folder)"
     return "\n".join([f"memorization report: {folder / 'report.html'}", *headline(folder)])
 
 

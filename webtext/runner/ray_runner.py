@@ -34,7 +34,7 @@ def init_ray(num_cpus: int | None = None, dashboard: bool = True) -> bool:
         log.info("joining the Ray cluster at %s", address)
         ray.init(address=address, logging_level=logging.WARNING)
         return True
-    log.info("starting an embedded local Ray (dashboard on 127.0.0.1)")
+    log.info("starting an embedded local Ray (%s)", "dashboard on 127.0.0.1" if dashboard else "no dashboard")
     ray.init(
         address="local",
         num_cpus=num_cpus,

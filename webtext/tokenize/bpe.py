@@ -161,20 +161,22 @@ class BpeTokenizer:
 
     # -- files --------------------------------------------------------------------------------
 
+    def gpt2_files(self) -> tuple[bytes, bytes]:
+        """GPT-2's two files: the vocabulary (``encoder.json``, Hugging Face's ``vocab.json``) and
+        the merges (``vocab.bpe``, Hugging Face's ``merges.txt``); same content, two names each."""
+        encoder = {_to_unicode(t): i for t, i in sorted(self.ranks.items(), key=lambda kv: kv[1])}
+        encoder.update(self.specials)
+        merges = "#version: 0.2\n" + "".join(f"{_to_unicode(a)} {_to_unicode(b)}\n" for a, b in self.merges)
+        return json.dumps(encoder, ensure_ascii=False).encode(), merges.encode()
+
     def save(self, folder: Path) -> list[Path]:
         """``tokenizer.json`` plus GPT-2's own pair (``encoder.json``, ``vocab.bpe``)."""
         from webtext.paths import atomic_write_bytes
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        encoder = {_to_unicode(t): i for t, i in sorted(self.ranks.items(), key=lambda kv: kv[1])}
-        encoder.update(self.specials)
-        merges = "#version: 0.2\n" + "".join(f"{_to_unicode(a)} {_to_unicode(b)}\n" for a, b in self.merges)
-        files = {
-            "tokenizer.json": self.hf.to_str(pretty=False).encode(),
-            "encoder.json": json.dumps(encoder, ensure_ascii=False).encode(),
-            "vocab.bpe": merges.encode(),
-        }
+        encoder, merges = self.gpt2_files()
+        files = {"tokenizer.json": self.hf.to_str(pretty=False).encode(), "encoder.json": encoder, "vocab.bpe": merges}
         for name, data in files.items():
             atomic_write_bytes(folder / name, data)
         return [folder / n for n in files]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from webtext.data import Manifest
 from webtext.stage_spec import DemoContext, StageSpec
+from webtext.tokenize.commands import add_commands
 from webtext.tokenize.config import TokenizeConfig, TrainTokenizerConfig
 
 DEMO_VOCAB = 2_048  # GPT-2 has 50,257; the demo corpus is ~150 pages
@@ -44,6 +45,6 @@ TRAIN_TOKENIZER = StageSpec(
 TOKENIZE = StageSpec(
     name="tokenize", config=TokenizeConfig, run="webtext.tokenize.encode:run_tokenize",
     help="docs -> GPT-2 BPE token shards (Arrow IPC, train/ and val/)",
-    summarise=summarise_tokenize, demo=demo_tokenize, demo_out="tokens",
+    summarise=summarise_tokenize, demo=demo_tokenize, demo_out="tokens", add_commands=add_commands,
     static_inputs=TokenizeConfig.static_inputs,
 )

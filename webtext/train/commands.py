@@ -9,10 +9,10 @@ from webtext.errors import ConfigError
 
 
 def cmd_export_hf(ns: argparse.Namespace) -> int:
-    from webtext.train.export import export_hf
+    from webtext.train.export import HF_FILES, export_hf
 
-    out = export_hf(Path(ns.checkpoint), Path(ns.out))
-    print(f"export-hf: wrote {out / 'config.json'} and {out / 'model.safetensors'}")
+    out = export_hf(Path(ns.checkpoint), Path(ns.out), ns.tokenizer)
+    print(f"export-hf: wrote {out}: {', '.join(HF_FILES)}")
     return 0
 
 
@@ -37,7 +37,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     """``export-hf`` and ``eval-loss`` under ``webtext-build``."""
     p = sub.add_parser("export-hf", help="write a checkpoint as a transformers GPT2LMHeadModel folder")
     p.add_argument("checkpoint", help="RUN_DIR (its newest valid checkpoint) or RUN_DIR/step-N")
-    p.add_argument("--out", required=True, help="folder for config.json + model.safetensors")
+    p.add_argument("--out", required=True, help="the Hugging Face model folder to write (weights, config, tokenizer "
+                                                "files, generation_config.json, README.md model card)")
+    p.add_argument("--tokenizer", default=None, help="the tokenizer the run's tokens were made with (default: the one "
+                                                     "the tokens dataset's manifest names; its hash is checked)")
     p.set_defaults(func=cmd_export_hf)
 
     p = sub.add_parser("eval-loss", help="mean next-token loss of a checkpoint over a token split")

@@ -1,5 +1,6 @@
 """Between checkpoints and the outside: plain-model loading, ``eval-loss`` and Hugging Face
-export/import (``config.json`` + ``model.safetensors`` for ``transformers.GPT2LMHeadModel``)."""
+export/import (a ``transformers.GPT2LMHeadModel`` folder; its tokenizer files and model card come
+from ``hf_folder``)."""
 
 from __future__ import annotations
 
@@ -70,25 +71,40 @@ def split_stream(tokens_dir: Path, split: str):
     return np.concatenate([s.tokens for s in ds.shards]), ds.meta.get("tokenizer_hash")
 
 
-def hf_config(cfg: GPTConfig) -> dict[str, Any]:
+def hf_config(cfg: GPTConfig, eot_id: int | None = None) -> dict[str, Any]:
+    eot = cfg.vocab_size - 1 if eot_id is None else eot_id
     return {
         "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": cfg.vocab_size,
         "n_positions": cfg.block_size, "n_ctx": cfg.block_size, "n_embd": cfg.n_embd, "n_layer": cfg.n_layer,
         "n_head": cfg.n_head, "n_inner": None, "activation_function": "gelu_new", "layer_norm_epsilon": 1e-5,
         "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0, "initializer_range": 0.02,
         "scale_attn_weights": True, "tie_word_embeddings": True, "use_cache": True,
-        "bos_token_id": cfg.vocab_size - 1, "eos_token_id": cfg.vocab_size - 1, "torch_dtype": "float32",
+        "bos_token_id": eot, "eos_token_id": eot, "torch_dtype": "float32",
     }
 
 
-def export_hf(path: Path, out: Path) -> Path:
-    """Write ``out/config.json`` + ``out/model.safetensors`` (Conv1D layout, vocab padding removed)."""
+#: Everything ``export_hf`` writes, weights last (a folder without them is visibly incomplete).
+HF_FILES = ("config.json", "generation_config.json", "tokenizer.json", "vocab.json", "merges.txt",
+            "tokenizer_config.json", "special_tokens_map.json", "README.md", "model.safetensors")
+
+
+def export_hf(path: Path, out: Path, tokenizer: str | Path | None = None) -> Path:
+    """Write a Hugging Face GPT-2 folder: weights (Conv1D layout, vocab padding removed), config,
+    generation defaults, the tokenizer (``tokenizer``, default: the one the run's tokens dataset
+    names, checked against the checkpoint's hash) and a model card; every file 0644."""
     from safetensors.torch import save_file
 
     from webtext.paths import atomic_path, atomic_write_bytes
+    from webtext.train import hf_folder
 
-    model, _ = load_model(path)
+    model, record = load_model(path)
+    ckpt = resolve_checkpoint(path)
+    tok = hf_folder.checkpoint_tokenizer(record, tokenizer)
     cfg = model.config
+    if tok.vocab_size > cfg.vocab_size:
+        raise ConfigError("--tokenizer", f"the tokenizer has {tok.vocab_size} tokens, the model {cfg.vocab_size}: "
+                                         "give the model's own tokenizer")
+    eot = tok.eot_id
     tensors = {}
     for name, value in model.state_dict().items():
         if name == "lm_head.weight":  # tied to wte: transformers re-ties it
@@ -98,11 +114,20 @@ def export_hf(path: Path, out: Path) -> Path:
         if name in ("transformer.wte.weight",):
             value = value[: cfg.vocab_size]
         tensors[name] = value.contiguous().clone()
+    files = {
+        "config.json": json.dumps(hf_config(cfg, eot), indent=2).encode(),
+        "generation_config.json": hf_folder.generation_config(eot, cfg.block_size),
+        **hf_folder.tokenizer_files(tok, cfg.block_size),
+        "README.md": hf_folder.model_card(ckpt, record, tok, sum(t.numel() for t in tensors.values())),
+    }
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        atomic_write_bytes(out / name, data)
+        (out / name).chmod(0o644)  # temporaries are private (0600); an exported model is for sharing
     with atomic_path(out / "model.safetensors") as tmp:
         save_file(tensors, str(tmp), metadata={"format": "pt"})
-    atomic_write_bytes(out / "config.json", json.dumps(hf_config(cfg), indent=2).encode())
+        tmp.chmod(0o644)
     return out
 
 
