@@ -74,15 +74,6 @@ def _load_run(path: Path) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     return model, identity, record
 
 
-def _run_tokenizer_source(record: dict[str, Any]) -> str | None:
-    """The tokenizer the run's tokens dataset was made with (its manifest's config)."""
-    from webtext.data import Manifest
-
-    data = (record.get("config") or {}).get("data")
-    manifest = Manifest.read(Path(data)) if data and Path(data).is_dir() else None
-    return (manifest.config or {}).get("tokenizer") if manifest else None
-
-
 def load(model_path: str, tokenizer: str | None = None) -> LoadedModel:
     from webtext.tokenize.bpe import load_tokenizer
 
@@ -96,17 +87,13 @@ def load(model_path: str, tokenizer: str | None = None) -> LoadedModel:
         source = tokenizer or (str(path) if has_own else None)
         if source is None:
             raise ConfigError("tokenizer", f"{path} has no tokenizer.json or vocab.json + merges.txt: give --tokenizer")
+        tok = load_tokenizer(source)
     else:
+        from webtext.train.hf_folder import checkpoint_tokenizer
+
         model, identity, record = _load_run(path)
-        source = tokenizer or _run_tokenizer_source(record)
-        if source is None or not Path(source).exists():
-            raise ConfigError("tokenizer", f"the run's tokens dataset does not name a tokenizer that exists "
-                                           f"({source}): give --tokenizer")
-    tok = load_tokenizer(source)
-    want = record.get("tokenizer_hash")
-    if want and tok.content_hash != want:
-        raise ConfigError("tokenizer", f"{source} has hash {tok.content_hash[:12]} but the model was trained with "
-                                       f"{want[:12]}: give the tokenizer of its tokens dataset")
+        tok = checkpoint_tokenizer(record, tokenizer)  # given, or the run's tokens dataset's; its hash checked
+        source = tokenizer or tok.source
     if tok.vocab_size > model.config.vocab_size:
         raise ConfigError("tokenizer", f"{source} has {tok.vocab_size} tokens, the model only "
                                        f"{model.config.vocab_size}: give the model's own tokenizer")

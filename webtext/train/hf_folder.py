@@ -39,12 +39,12 @@ def checkpoint_tokenizer(record: dict[str, Any], given: str | Path | None) -> An
 
     source = given or run_tokenizer_source(record)
     if not source or not Path(source).exists():
-        raise ConfigError("--tokenizer", f"the run's tokens dataset does not name a tokenizer that exists ({source}): "
+        raise ConfigError("tokenizer", f"the run's tokens dataset does not name a tokenizer that exists ({source}): "
                                          "give --tokenizer (the tokenizer the tokens dataset was made with)")
     tok = load_tokenizer(source)
     want = record.get("tokenizer_hash")
     if want and tok.content_hash != want:
-        raise ConfigError("--tokenizer", f"{source} has hash {tok.content_hash[:12]}, the model was trained with "
+        raise ConfigError("tokenizer", f"{source} has hash {tok.content_hash[:12]}, the model was trained with "
                                          f"{want[:12]}: give the tokenizer of its tokens dataset")
     return tok
 
