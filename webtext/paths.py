@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 MANIFEST = "_manifest.json"
+CHECKPOINT_RECORD = "webtext-checkpoint.json"  # a step-N checkpoint's record: step, config, sha256 of every file
 # pyarrow and pandas skip names starting with "_" or "."; datasets.load_dataset(folder) skips
 # folders starting with "__" or "." but reads "_name/" folders: "__" is what all three skip.
 SIDE_PREFIX = "__"

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from webtext.data import Manifest, Problem, verify_dataset
+from webtext.paths import CHECKPOINT_RECORD
 
 _STEP = re.compile(r"^step-(\d+)$")
-RECORD = "webtext-checkpoint.json"  # webtext.train.checkpoint.RECORD (not imported: that module needs torch)
+RECORD = CHECKPOINT_RECORD  # shared with webtext.train.checkpoint (that module imports torch)
 
 
 @dataclass

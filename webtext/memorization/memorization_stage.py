@@ -46,18 +46,10 @@ def _docs_files(tokens: Path) -> list[Path]:
 
 
 def _tokenizer(tokens: Path, expected_hash: str | None):
-    from webtext.tokenize.bpe import load_tokenizer
+    from webtext.train.hf_folder import checked_tokenizer, tokens_tokenizer_source
 
-    manifest = Manifest.read(tokens)
-    path = (manifest.config.get("tokenizer") if manifest else None) or ""
-    if not path or not Path(path).exists():
-        raise ConfigError("tokens", f"the tokenizer {tokens} was made with ({path or 'unrecorded'}) is not there: "
-                                    "samples and texts cannot be decoded")
-    tok = load_tokenizer(path)
-    if expected_hash and tok.content_hash != expected_hash:
-        raise ConfigError("tokens", f"{path} is tokenizer {tok.content_hash[:12]}, the run was trained with "
-                                    f"{expected_hash[:12]}")
-    return tok
+    return checked_tokenizer(tokens_tokenizer_source(tokens), expected_hash, "tokens",
+                             f"samples and texts cannot be decoded without the tokenizer {tokens} was made with")
 
 
 def check_inputs(cfg: MemorizationConfig) -> dict[str, Any]:

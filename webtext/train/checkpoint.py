@@ -25,11 +25,11 @@ import torch.distributed as dist
 
 from webtext.data import file_sha256
 from webtext.errors import VerifyError
-from webtext.paths import atomic_write_bytes
+from webtext.paths import CHECKPOINT_RECORD, atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
-RECORD = "webtext-checkpoint.json"
+RECORD = CHECKPOINT_RECORD
 FORMAT = 1
 _STEP = re.compile(r"^step-(\d+)$")
 

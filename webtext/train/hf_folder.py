@@ -23,30 +23,38 @@ EVAL_RESULTS = Path("eval") / "results.json"  # the eval stage's output, looked 
 TOP_K = 40  # GPT-2's paper sampled its examples with top-k 40
 
 
-def run_tokenizer_source(record: dict[str, Any]) -> str | None:
-    """The tokenizer the run's tokens dataset was made with (that dataset's manifest names it)."""
+def tokens_tokenizer_source(tokens: str | Path | None) -> str | None:
+    """The tokenizer a tokens dataset was made with (that dataset's manifest names it)."""
     from webtext.data import Manifest
 
-    data = (record.get("config") or {}).get("data")
-    manifest = Manifest.read(Path(data)) if data and Path(data).is_dir() else None
+    manifest = Manifest.read(Path(tokens)) if tokens and Path(tokens).is_dir() else None
     return (manifest.config or {}).get("tokenizer") if manifest else None
+
+
+def run_tokenizer_source(record: dict[str, Any]) -> str | None:
+    """The tokenizer the run's tokens dataset was made with."""
+    return tokens_tokenizer_source((record.get("config") or {}).get("data"))
+
+
+def checked_tokenizer(source: str | None, want: str | None, key: str, fix: str) -> Any:
+    """The tokenizer at ``source``, refused (ConfigError under ``key``, ending with ``fix``) if it is
+    missing or its hash is not ``want``."""
+    from webtext.tokenize.bpe import load_tokenizer
+
+    if not source or not Path(source).exists():
+        raise ConfigError(key, f"the run's tokens dataset does not name a tokenizer that exists ({source}): {fix}")
+    tok = load_tokenizer(source)
+    if want and tok.content_hash != want:
+        raise ConfigError(key, f"{source} has hash {tok.content_hash[:12]}, the model was trained with "
+                               f"{want[:12]}: {fix}")
+    return tok
 
 
 def checkpoint_tokenizer(record: dict[str, Any], given: str | Path | None) -> Any:
     """The checkpoint's tokenizer: ``given`` or the one its tokens dataset names; refused if its
     hash is not the one the checkpoint was trained with."""
-    from webtext.tokenize.bpe import load_tokenizer
-
-    source = given or run_tokenizer_source(record)
-    if not source or not Path(source).exists():
-        raise ConfigError("tokenizer", f"the run's tokens dataset does not name a tokenizer that exists ({source}): "
-                                         "give --tokenizer (the tokenizer the tokens dataset was made with)")
-    tok = load_tokenizer(source)
-    want = record.get("tokenizer_hash")
-    if want and tok.content_hash != want:
-        raise ConfigError("tokenizer", f"{source} has hash {tok.content_hash[:12]}, the model was trained with "
-                                         f"{want[:12]}: give the tokenizer of its tokens dataset")
-    return tok
+    return checked_tokenizer(str(given) if given else run_tokenizer_source(record), record.get("tokenizer_hash"),
+                             "tokenizer", "give --tokenizer (the tokenizer the tokens dataset was made with)")
 
 
 def tokenizer_files(tok: Any, context: int) -> dict[str, bytes]:
