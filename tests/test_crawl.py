@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hostile_web import BAD_UTF8, LARGE_SIZE, UNKNOWN_CHARSET, HostileWeb, body_of, closed_port, page
+from hostile_web import BAD_UTF8, LARGE_SIZE, UNKNOWN_CHARSET, HostileWeb, body_of, bomb, closed_port, page
 from warcio.archiveiterator import ArchiveIterator
 
 from webtext.crawl.config import CrawlConfig
@@ -241,6 +241,8 @@ class Crawl:
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory) -> Crawl:
     work = tmp_path_factory.mktemp("hostile")
+    for encoding in ("gzip", "br", "zstd"):
+        bomb(encoding)  # compressed before the crawl: built on first hit, it outlasted the 2 s timeout on a busy CI box
     with HostileWeb(tuple(HOSTS.values()), ROBOTS) as web:
         urls = [web.url(HOSTS[h], p) for h, p in CASES.values()]
         urls += [web.url(HOSTS["crawldelay"], f"/cd/{i}.html") for i in range(8)]
