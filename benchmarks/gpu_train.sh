@@ -22,7 +22,8 @@
 #
 # Knobs: PYTHON (python3), STEPS (50), WARMUP (10), MICRO (64 sequences per forward; on CUDA
 # out-of-memory the run is retried once with MICRO/2), BATCH_TOKENS (524288), NPROC (1), LAUNCH
-# (torchrun | cli), PAD_VOCAB (1), TOKENS (16777216 synthetic tokens; windows wrap around),
+# (torchrun | cli), ATTENTION (auto: a space-separated list of --attention kernels, one training run each,
+# e.g. "auto cudnn" to compare them), PAD_VOCAB (1), TOKENS (16777216 synthetic tokens; windows wrap around),
 # TIME_LIMIT (240 s for the training run), WORK (benchmarks/out/gpu_train, git-ignored), EVAL_DATA (see
 # step 4; unset: no eval), EVAL_BATCH (32); to
 # smoke-test this script without a GPU: DEVICE=cpu PRESET=tiny COMPILE=0 BATCH_TOKENS=4096 MICRO=16
@@ -46,12 +47,14 @@ TIME_LIMIT=${TIME_LIMIT:-240}
 DEVICE=${DEVICE:-cuda}
 PRESET=${PRESET:-gpt2}
 COMPILE=${COMPILE:-1}
+ATTENTION=${ATTENTION:-auto}
 WORK=${WORK:-$REPO/benchmarks/out/gpu_train}
 export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONUNBUFFERED=1
 START=$(date +%s)
 
 mkdir -p "$WORK"
+rm -f "$WORK/summary.txt"
 echo "== gpu_train.sh: preset ${PRESET} on ${DEVICE}, compile ${COMPILE}, ${BATCH_TOKENS} tokens a step, ${STEPS} steps," \
      "micro-batch ${MICRO}, ${NPROC} process(es) via ${LAUNCH}"
 [ "$DEVICE" = cuda ] && "$PYTHON" - <<'EOF'
@@ -69,10 +72,10 @@ t0=$(date +%s)
 "$PYTHON" "$REPO/benchmarks/_train_data.py" synthetic --out "$WORK/tok" --tokens "$TOKENS"
 echo "== tokens ready in $(( $(date +%s) - t0 )) s"
 
-# 2. Training (stopped after TIME_LIMIT s); one retry with half the micro-batch on CUDA out-of-memory.
+# 2. Training (stopped after TIME_LIMIT s), once per ATTENTION kernel; one retry with half the micro-batch on CUDA out-of-memory.
 train() {  # $1: micro-batch size; $2: seconds allowed
     local micro=$1 limit=$2
-    local flags=(--data "$WORK/tok" --preset "$PRESET" --device "$DEVICE" --max-steps "$STEPS"
+    local flags=(--data "$WORK/tok" --preset "$PRESET" --device "$DEVICE" --max-steps "$STEPS" --attention "$ATT"
                  --total-batch-tokens "$BATCH_TOKENS" --micro-batch-size "$micro" --log-every 5 --out "$WORK/run")
     if [ "$COMPILE" = 1 ]; then flags+=(--compile); fi
     if [ "$PAD_VOCAB" = 1 ]; then flags+=(--pad-vocab); fi
@@ -90,14 +93,17 @@ train() {  # $1: micro-batch size; $2: seconds allowed
     return "$status"
 }
 
+for ATT in $ATTENTION; do
+echo "== training with --attention ${ATT}"
 MEM_PID=""
 if command -v nvidia-smi >/dev/null; then
     nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 1000 >"$WORK/gpu-memory.log" 2>/dev/null &
     MEM_PID=$!
 fi
 status=0
+TRAIN_START=$(date +%s)
 train "$MICRO" "$TIME_LIMIT" || status=$?
-left=$(( 285 - ($(date +%s) - START) ))
+left=$(( TIME_LIMIT + 45 - ($(date +%s) - TRAIN_START) ))
 if [ "$status" != 0 ] && [ "$MICRO" -ge 2 ] && [ "$left" -ge 60 ] \
         && grep -q "OutOfMemoryError\|CUDA out of memory" "$WORK/train.log"; then
     MICRO=$(( MICRO / 2 ))
@@ -114,15 +120,17 @@ esac
 
 # 3. Summary from metrics.jsonl.
 summary=0
-"$PYTHON" - "$WORK" "$WARMUP" "$BATCH_TOKENS" "$MICRO" "$TRAIN_T0" "$TRAIN_T1" "$START" <<'EOF' | tee "$WORK/summary.txt" || summary=$?
+"$PYTHON" - "$WORK" "$WARMUP" "$BATCH_TOKENS" "$MICRO" "$TRAIN_T0" "$TRAIN_T1" "$START" "$ATT" <<'EOF' \
+    | tee -a "$WORK/summary.txt" || summary=$?
 import json, statistics, sys, time
 from pathlib import Path
 
 work, warmup, batch_tokens, micro = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-t0, t1, start = float(sys.argv[5]), float(sys.argv[6]), float(sys.argv[7])
+t0, t1, start, attention = float(sys.argv[5]), float(sys.argv[6]), float(sys.argv[7]), sys.argv[8]
 path = work / "run" / "metrics.jsonl"
 rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
-print(f"== summary: {len(rows)} step(s) done, micro-batch {micro}, {batch_tokens:,} tokens a step")
+print(f"== summary (--attention {attention}): {len(rows)} step(s) done, micro-batch {micro}, {batch_tokens:,} "
+      "tokens a step")
 if not rows:
     print("no steps finished: no figures (see train.log)")
     sys.exit(1)
@@ -151,6 +159,14 @@ print(f"loss: {losses[0]:.3f} (step 1) -> {losses[-1]:.3f} (step {rows[-1]['step
 if peak_mem:
     print(f"GPU memory used, peak (nvidia-smi, 1 s samples): {peak_mem:,} MiB")
 EOF
+if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then
+    cp "$WORK/run/metrics.jsonl" "$OUT/metrics-$ATT.jsonl" 2>/dev/null || true
+    cp "$WORK/train.log" "$OUT/train-$ATT.log" 2>/dev/null || true
+fi
+if [ "$status" = 124 ] || [ "$status" = 137 ]; then status=$summary; fi  # stopped at TIME_LIMIT: figures still count
+[ "$status" = 0 ] || overall=$status
+done
+status=${overall:-0}
 # 4. Eval throughput (issue #14's GPU check), when EVAL_DATA names a folder holding gpt2-bpe/ (GPT-2's
 # encoder.json + vocab.bpe), wikitext-2/{test,valid}.txt and ptb/ptb.test.txt: GPT-2 124M (random
 # weights: speed does not depend on them) over WikiText-2 test, PTB test and 5,153 LAMBADA-format
@@ -162,9 +178,8 @@ if [ -n "${EVAL_DATA:-}" ] && [ "$DEVICE" = cuda ]; then
         --batch-size "${EVAL_BATCH:-32}" 2>&1 | tee "$WORK/eval.log" | tail -4 || echo "== eval failed (see $WORK/eval.log)"
 fi
 if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then
-    cp "$WORK/run/metrics.jsonl" "$WORK/train.log" "$WORK/summary.txt" "$OUT/" 2>/dev/null || true
+    cp "$WORK/summary.txt" "$OUT/" 2>/dev/null || true
     cp "$WORK/eval.log" "$OUT/" 2>/dev/null || true
 fi
 echo "== done in $(( $(date +%s) - START )) s"
-if [ "$status" = 124 ] || [ "$status" = 137 ]; then status=$summary; fi  # stopped at TIME_LIMIT: figures still count
 exit "$status"

@@ -122,6 +122,20 @@ def test_attention_is_causal():
     assert not torch.allclose(a[:, 9:], b[:, 9:])
 
 
+@pytest.mark.parametrize("first", ["math", "cudnn", "flash", "efficient"])
+def test_attention_kernel_choice_keeps_the_logits(first):
+    from webtext.train.trainer import attention_kernels
+
+    torch.manual_seed(0)
+    model = GPT(small()).eval()
+    x = torch.randint(0, 100, (2, 16))
+    with torch.no_grad():
+        auto = model(x)
+        with attention_kernels(first):  # a kernel this device lacks falls back to the next one
+            chosen = model(x)
+    torch.testing.assert_close(chosen, auto, atol=1e-5, rtol=1e-5)
+
+
 def test_sequence_longer_than_context_is_refused():
     with pytest.raises(ValueError, match="exceeds the context"):
         GPT(small())(torch.zeros((1, 17), dtype=torch.long))

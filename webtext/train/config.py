@@ -50,6 +50,9 @@ class TrainConfig:
                                                      "TorchTrainer with --nproc workers on the cluster")
     device: Literal["auto", "cpu", "cuda"] = opt("auto", "auto: CUDA when available")
     compile: bool = opt(False, "torch.compile the model")
+    attention: Literal["auto", "cudnn", "flash", "efficient", "math"] = opt(
+        "auto", "scaled-dot-product attention kernel tried first (the others stay as fall-backs); auto: PyTorch's "
+                "own choice")
     activation_checkpointing: bool = opt(False, "recompute each block's activations in the backward pass")
     max_skipped_steps: int = opt(5, "consecutive non-finite steps after which training stops")
     log_every: int = opt(10, "console log every N steps (metrics.jsonl gets every step)")

@@ -16,6 +16,7 @@ stops (exit status 1; the newest checkpoint is the last good state). Metrics go 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -59,6 +60,19 @@ def peak_flops(device: Any, cfg: TrainConfig) -> float | None:
     return None
 
 
+def attention_kernels(first: str) -> contextlib.AbstractContextManager[Any]:
+    """The scaled-dot-product attention kernels, ``first`` tried before the others ("auto": PyTorch's
+    order). Entered around the steps, so torch.compile traces the model under the same choice."""
+    if first == "auto":
+        return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    order = {"cudnn": SDPBackend.CUDNN_ATTENTION, "flash": SDPBackend.FLASH_ATTENTION,
+             "efficient": SDPBackend.EFFICIENT_ATTENTION, "math": SDPBackend.MATH}
+    # The rest stay allowed after it, so a shape or device the kernel cannot serve still runs.
+    return sdpa_kernel([order[first]] + [b for k, b in order.items() if k != first], set_priority=True)
+
+
 def _truncate_metrics(path: Path, step: int) -> None:
     """Forget metrics past the checkpoint a resumed run starts from (they will be redone)."""
     if not path.exists():
@@ -95,17 +109,22 @@ class Trainer:
             self.build_data()
             self.build_model()
             self.resume()
-            while self.step < self.cfg.max_steps:
-                result = self.train_step()
-                self.log(result)
-                if self.skipped_in_row >= self.cfg.max_skipped_steps:
-                    return self.stop()
-                if self.step == self.cfg.max_steps or (self.cfg.checkpoint_every
-                                                      and self.step % self.cfg.checkpoint_every == 0):
-                    self.save()
-            return 0
+            with attention_kernels(self.cfg.attention):
+                return self.train_steps()
         finally:
             self.close()
+
+    def train_steps(self) -> int:
+        """Steps until ``max_steps`` (checkpoints on the way); 0, or ``stop``'s code after too many skipped steps."""
+        while self.step < self.cfg.max_steps:
+            result = self.train_step()
+            self.log(result)
+            if self.skipped_in_row >= self.cfg.max_skipped_steps:
+                return self.stop()
+            if self.step == self.cfg.max_steps or (self.cfg.checkpoint_every
+                                                  and self.step % self.cfg.checkpoint_every == 0):
+                self.save()
+        return 0
 
     # -- phases ---------------------------------------------------------------------------------
 
@@ -264,6 +283,8 @@ class Trainer:
             x, y, r = self.sampler.batch(first, range(start, start + cfg.micro_batch_size))  # type: ignore[operator]
             refs += r
             self.model.set_requires_gradient_sync(k == self.accum - 1)
+            if self.use_cuda:  # pinned and asynchronous: the copy does not wait for the GPU to drain its queue
+                x, y = (t.pin_memory().to(self.device, non_blocking=True) for t in (x, y))
             loss = self.loss(x.to(self.device), y.to(self.device)) / self.accum
             loss.backward()
             loss_sum += loss.detach()
