@@ -18,6 +18,7 @@ from pathlib import Path
 from webtext import __version__
 from webtext.config import RunnerConfig, from_mapping
 from webtext.errors import ConfigError, FatalError, ShardError, StageFailedError
+from webtext.jobenv import refuse_relative
 from webtext.options import add_config_options, config_from_args, escape
 from webtext.options import flag as _flag
 from webtext.stage_spec import StageSpec
@@ -37,6 +38,7 @@ def stage_command(spec: StageSpec):
         from webtext.runner import make_runner
 
         cfg = config_from_args(spec.config, ns)
+        refuse_relative("--out", ns.out)  # inside a Ray job: never into Ray's copy of the working dir
         spec.check_static(cfg)
         runner = make_runner(config_from_args(RunnerConfig, ns)) if spec.uses_runner else None
         try:

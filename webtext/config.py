@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from webtext.errors import ConfigError
+from webtext.jobenv import ray_job, refuse_relative
 
 T = TypeVar("T")
 
@@ -119,12 +120,35 @@ def from_mapping(cls: type[T], data: dict[str, Any] | None, key: str, base: Path
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(sub, "missing required value")
     obj = cls(**values)
-    if base is not None and hasattr(obj, "resolve_paths"):
-        obj = obj.resolve_paths(base)
+    if hasattr(obj, "resolve_paths"):
+        refuse_relative_fields(obj, key)
+        if base is not None:
+            obj = obj.resolve_paths(base)
     validate = getattr(obj, "validate", None)
     if validate is not None:
         validate(key)
     return obj
+
+
+def refuse_relative_fields(config: Any, key: str) -> None:
+    """Inside a Ray job, ``ConfigError`` for the first relative path among ``config``'s fields.
+
+    A field holds a relative path exactly when the config's own ``resolve_paths`` changes it, so
+    this knows no stage's path fields: it compares the config with itself resolved under a probe base.
+    """
+    if ray_job() is None:
+        return
+    resolved = config.resolve_paths(Path("/"))
+    for f in dataclasses.fields(config):
+        before, after = getattr(config, f.name), getattr(resolved, f.name)
+        if before == after:
+            continue
+        if isinstance(before, list):
+            for i, (b, a) in enumerate(zip(before, after, strict=True)):
+                if b != a:
+                    refuse_relative(f"{subkey(key, f.name)}[{i}]", str(b))
+        elif isinstance(before, str):
+            refuse_relative(subkey(key, f.name), before)
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -217,7 +241,9 @@ def read_pipeline(path: Path, stage_configs: Mapping[str, type]) -> PipelineConf
     if unknown:
         raise ConfigError(unknown[0], "unknown key; valid keys are: runner, stages, workdir")
     base = path.resolve().parent
-    workdir = base / _coerce(data.get("workdir", "webtext-data"), str, "workdir")
+    raw_workdir = _coerce(data.get("workdir", "webtext-data"), str, "workdir")
+    refuse_relative("workdir", raw_workdir)
+    workdir = base / raw_workdir
     runner = from_mapping(RunnerConfig, data.get("runner"), "runner")
     raw_stages = data.get("stages")
     if not isinstance(raw_stages, dict) or not raw_stages:
@@ -229,6 +255,8 @@ def read_pipeline(path: Path, stage_configs: Mapping[str, type]) -> PipelineConf
             raise ConfigError(f"stages.{name}", f"unknown stage; valid stages are: {', '.join(stage_configs)}")
         settings = dict(settings or {})
         out = settings.pop("out", None)
+        if out:
+            refuse_relative(f"stages.{name}.out", _coerce(out, str, f"stages.{name}.out"))
         outs[name] = base / _coerce(out, str, f"stages.{name}.out") if out else workdir / name
         stages[name] = from_mapping(stage_configs[name], settings, f"stages.{name}", base=base)
     return PipelineConfig(workdir=workdir, runner=runner, stages=stages, outs=outs, source=path)
