@@ -201,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         key = exc.key.split("[")[0]
         flag = _flag_of(key)
-        hint = f" ({flag})" if flag else ""
+        known = {o for p in (parser, *subcommands(parser)) for a in p._actions for o in a.option_strings}
+        hint = f" ({flag})" if flag in known else ""  # a YAML-only key (workdir) has no flag to name
         print(f"webtext-build: configuration error: {exc}{hint}", file=sys.stderr)
         return 2
     except StageFailedError as exc:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from webtext.errors import ConfigError
-from webtext.jobenv import ray_job, refuse_relative
+from webtext.jobenv import refuse_relative, refuse_relative_fields
 
 T = TypeVar("T")
 
@@ -128,27 +128,6 @@ def from_mapping(cls: type[T], data: dict[str, Any] | None, key: str, base: Path
     if validate is not None:
         validate(key)
     return obj
-
-
-def refuse_relative_fields(config: Any, key: str) -> None:
-    """Inside a Ray job, ``ConfigError`` for the first relative path among ``config``'s fields.
-
-    A field holds a relative path exactly when the config's own ``resolve_paths`` changes it, so
-    this knows no stage's path fields: it compares the config with itself resolved under a probe base.
-    """
-    if ray_job() is None:
-        return
-    resolved = config.resolve_paths(Path("/"))
-    for f in dataclasses.fields(config):
-        before, after = getattr(config, f.name), getattr(resolved, f.name)
-        if before == after:
-            continue
-        if isinstance(before, list):
-            for i, (b, a) in enumerate(zip(before, after, strict=True)):
-                if b != a:
-                    refuse_relative(f"{subkey(key, f.name)}[{i}]", str(b))
-        elif isinstance(before, str):
-            refuse_relative(subkey(key, f.name), before)
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -12,9 +12,11 @@ Light on purpose (no Ray import): config loading calls it for every stage.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from webtext.errors import ConfigError
 
@@ -61,3 +63,25 @@ def refuse_relative(key: str, value: str) -> None:
         f"working directory ({Path.cwd() / value}), which no one reads after the job; use an absolute path on "
         "storage every node shares (/mnt/shared/webtext/...) or a URI (s3://bucket/webtext/...)",
     )
+
+
+def refuse_relative_fields(config: Any, key: str) -> None:
+    """Inside a Ray job, ``ConfigError`` for the first relative path among ``config``'s fields.
+
+    A field holds a relative path exactly when the config's own ``resolve_paths`` changes it, so
+    this knows no stage's path fields: it compares the config with itself resolved under a probe base.
+    """
+    if ray_job() is None:
+        return
+    resolved = config.resolve_paths(Path("/"))
+    for f in dataclasses.fields(config):
+        before, after = getattr(config, f.name), getattr(resolved, f.name)
+        field_key = f"{key}.{f.name}" if key else f.name
+        if before == after:
+            continue
+        if isinstance(before, list):
+            for i, (b, a) in enumerate(zip(before, after, strict=True)):
+                if b != a:
+                    refuse_relative(f"{field_key}[{i}]", str(b))
+        elif isinstance(before, str):
+            refuse_relative(field_key, before)
