@@ -187,5 +187,6 @@ def run_stage(
         parts=list(parts),
     )
     manifest.write(dataset)
-    log.info("%s: wrote %s (%d shards)", stage, dataset / MANIFEST, len(shards))
+    log.info("%s: wrote %s (%d shards%s)", stage, dataset / MANIFEST, len(shards),
+             f", {retries} retried" if retries else "")
     return manifest
