@@ -88,6 +88,8 @@ def cmd_demo(ns: argparse.Namespace) -> int:
     from webtext.pipeline import summarise
     from webtext.runner import make_runner
 
+    if ns.out:
+        refuse_relative("--out", ns.out)
     workdir = Path(ns.out) if ns.out else Path(tempfile.mkdtemp(prefix="webtext-demo-"))
     runner = make_runner(config_from_args(RunnerConfig, ns))
     try:
