@@ -22,6 +22,18 @@ PLAIN_FORMAT = "%(asctime)s %(levelname)s %(message)s"
 log = logging.getLogger("webtext.progress")
 
 
+class StderrHandler(logging.StreamHandler):
+    """Writes to ``sys.stderr`` as it is at each record (as rich's handler does), not as it was at set-up."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def setup_logging(verbosity: int = 0) -> None:
     """INFO by default, DEBUG with -v; warnings only with -q (verbosity < 0)."""
     level = logging.DEBUG if verbosity > 0 else logging.WARNING if verbosity < 0 else logging.INFO
@@ -32,7 +44,7 @@ def setup_logging(verbosity: int = 0) -> None:
         handler = RichHandler(show_path=False, rich_tracebacks=False, markup=False)
         handler.setFormatter(logging.Formatter("%(message)s"))
     else:  # one record per line, never wrapped: job logs are read with grep
-        handler = logging.StreamHandler(sys.stderr)
+        handler = StderrHandler()
         handler.setFormatter(logging.Formatter(PLAIN_FORMAT, datefmt="%Y-%m-%d %H:%M:%S"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
