@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import textwrap
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -23,6 +29,8 @@ from webtext.runner import LocalRunner
 from webtext.runner.ray_runner import RayRunner
 
 pytestmark = pytest.mark.ray
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def _table(folder: Path):
@@ -65,24 +73,41 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _submit(ray_bin: Path, address: str, project: Path, env: dict, runtime_env: dict, *command: str):
+    """`ray job submit` as README shows it, waiting for the job: (exit code, the job's logs as streamed)."""
+    done = subprocess.run(
+        [str(ray_bin), "job", "submit", "--address", address, "--working-dir", ".",
+         "--runtime-env-json", json.dumps(runtime_env), "--", *command],
+        cwd=project, env=env, capture_output=True, text=True, timeout=400,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
 @pytest.mark.slow
 def test_ray_job_submit_runs_the_pipeline(tmp_path):
-    """`ray job submit --working-dir . -- webtext-build pipelines run pipelines.yaml`, for real."""
+    """README's recipe for real: token auth, `ray job submit --working-dir . --runtime-env-json {excludes}`.
+    The shipped pipelines.yaml (relative workdir) is refused, never written inside Ray's package folder;
+    a copy with absolute paths writes where it says, with progress lines in the job's log."""
     bindir = str(Path(sys.executable).parent)
     ray_bin = Path(bindir) / "ray"
     if not ray_bin.exists():
         pytest.skip("the ray CLI is not installed next to this Python")
-    env = {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", ""), "RAY_USAGE_STATS_ENABLED": "0"}
+    env = {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", ""), "RAY_USAGE_STATS_ENABLED": "0",
+           # Ray 2.60's job submission needs token authentication; this cluster's own token, not ~/.ray's.
+           "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
+           # A loopback cluster: keep 127.0.0.1 when connecting (Ray would swap in this machine's address).
+           "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
     env.pop("RAY_ADDRESS", None)
     project = tmp_path / "project"
     write_sample_dump(project / "dumps" / "RS_2017-12.zst", 2000, seed=7, junk_every=100)
+    shutil.copy(REPO / "pipelines.yaml", project / "pipelines.yaml")  # workdir: webtext-data (relative)
     out = tmp_path / "outputs"
-    (project / "pipelines.yaml").write_text(textwrap.dedent(f"""\
+    (project / "cluster.yaml").write_text(textwrap.dedent(f"""\
         workdir: {out}
         runner: {{kind: ray, max_retries: 1}}
         stages:
           urls:
-            inputs: [dumps]
+            inputs: [{project / "dumps"}]
             created_before: 2018-01-01
             buckets: 2
         """))
@@ -91,35 +116,34 @@ def test_ray_job_submit_runs_the_pipeline(tmp_path):
         [str(ray_bin), "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={gcs}",
          "--dashboard-host=127.0.0.1", f"--dashboard-port={dash}", f"--dashboard-agent-listen-port={agent}",
          "--num-cpus=2", "--include-dashboard=true", "--disable-usage-stats"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     address = f"http://127.0.0.1:{dash}"
     try:
-        from ray.job_submission import JobStatus, JobSubmissionClient
-
-        deadline = time.time() + 120
-        client = None
-        while client is None:
+        deadline = time.time() + 180
+        while True:  # the dashboard answers once the head is up
             try:
-                client = JobSubmissionClient(address)
-            except Exception:
+                urllib.request.urlopen(f"{address}/api/version", timeout=5)
+                break
+            except urllib.error.HTTPError:
+                break  # it answered (401 without the token): up
+            except OSError:
                 if time.time() > deadline or head.poll() is not None:
                     raise
                 time.sleep(1)
-        subprocess.run(
-            [str(ray_bin), "job", "submit", "--address", address, "--submission-id", "webtext-test",
-             "--working-dir", ".", "--no-wait", "--", "webtext-build", "pipelines", "run", "pipelines.yaml"],
-            cwd=project, env=env, check=True, capture_output=True, timeout=120,
-        )
-        status = None
-        while time.time() < deadline + 120:
-            status = client.get_job_status("webtext-test")
-            if status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.STOPPED):
-                break
-            time.sleep(1)
-        logs = client.get_job_logs("webtext-test")
-        assert status == JobStatus.SUCCEEDED, logs[-3000:]
-        assert "joining the Ray cluster" in logs
+        excludes = {"excludes": ["dumps/", "webtext-data/", "outputs/"]}
+        rc, logs = _submit(ray_bin, address, project, env, excludes, "webtext-build", "pipelines", "run",
+                           "pipelines.yaml")
+        assert rc != 0, logs[-3000:]
+        refusal = re.search(r"configuration error: workdir: relative path 'webtext-data' inside Ray job \S+: .*? "
+                            r"\((/\S+/_ray_pkg_\w+/webtext-data)\).*s3://", logs)
+        assert refusal, logs[-3000:]
+        assert not Path(refusal.group(1)).exists()
+
+        rc, logs = _submit(ray_bin, address, project, env, {**excludes, "env_vars": {"WEBTEXT_PROGRESS_SECONDS": "0"}},
+                           "webtext-build", "pipelines", "run", "cluster.yaml")
+        assert rc == 0, logs[-3000:]
+        assert "joining the Ray cluster" in logs and "urls: 2/2 shards" in logs and "Token authentication" not in logs
         assert (out / "urls" / "_manifest.json").exists()
         rows = _table(out / "urls")
         assert rows.num_rows > 0 and all(k >= 3 for k in rows.column("karma").to_pylist())

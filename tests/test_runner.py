@@ -43,6 +43,13 @@ def test_local_runner_retries_transient_errors_and_reports_shard_errors(tmp_path
     assert m.stats["kept"] == 2 and m.stats["shards"] == 2
 
 
+def test_retries_are_counted_in_the_stage_stats(tmp_path):
+    runner = LocalRunner(max_retries=1)
+    m = _run(tmp_path, runner, n=2)
+    assert runner.retries == {0: 1, 1: 1} and m.stats["retries"] == 2 and m.stats["kept"] == 2
+    assert _run(tmp_path, LocalRunner(), n=2).stats["retries"] == 2  # a complete stage: as its run recorded
+
+
 def test_local_runner_without_retries_fails_the_shard(tmp_path):
     with pytest.raises(StageFailedError) as err:
         _run(tmp_path, LocalRunner(max_retries=0), n=2)
@@ -68,8 +75,10 @@ def test_ray_runner_retries_and_reports(ray_local, tmp_path):
     from webtext.runner.ray_runner import RayRunner
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests/
+    runner = RayRunner(max_retries=1, cpus_per_task=0.5)
     with pytest.raises(StageFailedError) as err:
-        _run(tmp_path, RayRunner(max_retries=1, cpus_per_task=0.5))
+        _run(tmp_path, runner)
     assert list(err.value.failures) == [2]
+    assert runner.retries == {0: 1, 1: 1}  # counted in the driver (a ShardError is not retried)
     assert "in-2 at byte offset 7" in err.value.failures[2]
     assert (tmp_path / "part-00001.txt").read_text() == "label 1"

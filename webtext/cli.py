@@ -18,6 +18,7 @@ from pathlib import Path
 from webtext import __version__
 from webtext.config import RunnerConfig, from_mapping
 from webtext.errors import ConfigError, FatalError, ShardError, StageFailedError
+from webtext.jobenv import refuse_relative
 from webtext.options import add_config_options, config_from_args, escape
 from webtext.options import flag as _flag
 from webtext.stage_spec import StageSpec
@@ -37,6 +38,7 @@ def stage_command(spec: StageSpec):
         from webtext.runner import make_runner
 
         cfg = config_from_args(spec.config, ns)
+        refuse_relative("--out", ns.out)  # inside a Ray job: never into Ray's copy of the working dir
         spec.check_static(cfg)
         runner = make_runner(config_from_args(RunnerConfig, ns)) if spec.uses_runner else None
         try:
@@ -86,6 +88,8 @@ def cmd_demo(ns: argparse.Namespace) -> int:
     from webtext.pipeline import summarise
     from webtext.runner import make_runner
 
+    if ns.out:
+        refuse_relative("--out", ns.out)
     workdir = Path(ns.out) if ns.out else Path(tempfile.mkdtemp(prefix="webtext-demo-"))
     runner = make_runner(config_from_args(RunnerConfig, ns))
     try:
@@ -199,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         key = exc.key.split("[")[0]
         flag = _flag_of(key)
-        hint = f" ({flag})" if flag else ""
+        known = {o for p in (parser, *subcommands(parser)) for a in p._actions for o in a.option_strings}
+        hint = f" ({flag})" if flag in known else ""  # a YAML-only key (workdir) has no flag to name
         print(f"webtext-build: configuration error: {exc}{hint}", file=sys.stderr)
         return 2
     except StageFailedError as exc:

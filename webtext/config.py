@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from webtext.errors import ConfigError
+from webtext.jobenv import refuse_relative, refuse_relative_fields
 
 T = TypeVar("T")
 
@@ -119,8 +120,10 @@ def from_mapping(cls: type[T], data: dict[str, Any] | None, key: str, base: Path
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(sub, "missing required value")
     obj = cls(**values)
-    if base is not None and hasattr(obj, "resolve_paths"):
-        obj = obj.resolve_paths(base)
+    if hasattr(obj, "resolve_paths"):
+        refuse_relative_fields(obj, key)
+        if base is not None:
+            obj = obj.resolve_paths(base)
     validate = getattr(obj, "validate", None)
     if validate is not None:
         validate(key)
@@ -217,7 +220,9 @@ def read_pipeline(path: Path, stage_configs: Mapping[str, type]) -> PipelineConf
     if unknown:
         raise ConfigError(unknown[0], "unknown key; valid keys are: runner, stages, workdir")
     base = path.resolve().parent
-    workdir = base / _coerce(data.get("workdir", "webtext-data"), str, "workdir")
+    raw_workdir = _coerce(data.get("workdir", "webtext-data"), str, "workdir")
+    refuse_relative("workdir", raw_workdir)
+    workdir = base / raw_workdir
     runner = from_mapping(RunnerConfig, data.get("runner"), "runner")
     raw_stages = data.get("stages")
     if not isinstance(raw_stages, dict) or not raw_stages:
@@ -229,6 +234,8 @@ def read_pipeline(path: Path, stage_configs: Mapping[str, type]) -> PipelineConf
             raise ConfigError(f"stages.{name}", f"unknown stage; valid stages are: {', '.join(stage_configs)}")
         settings = dict(settings or {})
         out = settings.pop("out", None)
+        if out:
+            refuse_relative(f"stages.{name}.out", _coerce(out, str, f"stages.{name}.out"))
         outs[name] = base / _coerce(out, str, f"stages.{name}.out") if out else workdir / name
         stages[name] = from_mapping(stage_configs[name], settings, f"stages.{name}", base=base)
     return PipelineConfig(workdir=workdir, runner=runner, stages=stages, outs=outs, source=path)

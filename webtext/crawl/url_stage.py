@@ -395,7 +395,7 @@ def run_urls(cfg: UrlsConfig, out: Path, runner: Runner) -> Manifest:
     for entry in mapped.files():
         b = int(str(legacy_name(entry.path.split("/", 1)[0]))[1:])
         per_bucket[b].append(str(buckets_dir / entry.path))
-    submissions = {k: v for k, v in mapped.stats.items() if k not in ("shards", "wall_seconds")}
+    submissions = {k: v for k, v in mapped.stats.items() if k not in ("shards", "wall_seconds", "retries")}
     return run_stage(
         stage="urls",
         dataset=out,

@@ -84,10 +84,18 @@ def execute_shard(fn: ShardFn, dataset: Path, fingerprint: str, task: ShardTask,
     return record
 
 
+def rows_read(record: dict[str, Any] | None) -> int:
+    """The rows a shard's stats record says it read (``counts.total``; 0 for a failed shard)."""
+    total = (record or {}).get("counts", {}).get("total", 0)
+    return total if isinstance(total, int) else 0
+
+
 class Runner(Protocol):
-    """Runs ``fn`` on every task; returns (results by index, error text by index)."""
+    """Runs ``fn`` on every task; returns (results by index, error text by index). ``retries`` holds, after
+    ``run``, how many times each shard was run again (transient errors, lost workers or nodes)."""
 
     name: str
+    retries: dict[int, int]
 
     def run(
         self, fn: Callable[[ShardTask], dict[str, Any]], tasks: Sequence[ShardTask], description: str

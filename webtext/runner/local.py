@@ -9,7 +9,7 @@ from typing import Any
 
 from webtext.errors import FatalError, RetryableError, WebtextError
 from webtext.logs import progress
-from webtext.runner.base import ShardTask
+from webtext.runner.base import ShardTask, rows_read
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,7 @@ class LocalRunner:
 
     def __init__(self, max_retries: int = 0) -> None:
         self.max_retries = max_retries
+        self.retries: dict[int, int] = {}  # shard index -> retries in the last ``run``
 
     def parallelism(self) -> int:
         return 1  # one shard at a time
@@ -37,6 +38,7 @@ class LocalRunner:
     ) -> tuple[dict[int, dict[str, Any]], dict[int, str]]:
         results: dict[int, dict[str, Any]] = {}
         failures: dict[int, str] = {}
+        self.retries = {}
         with progress(len(tasks), description) as bar:
             for task in tasks:
                 for attempt in range(self.max_retries + 1):
@@ -49,13 +51,14 @@ class LocalRunner:
                         if attempt == self.max_retries:
                             failures[task.index] = describe_error(exc)
                         else:
+                            self.retries[task.index] = attempt + 1
                             log.warning("shard %05d (%s): %s; retrying", task.index, task.label, exc)
                     except Exception as exc:  # a failed shard must not stop the others
                         failures[task.index] = describe_error(exc)
                         break
                 if task.index in failures:
                     log.error("shard %05d (%s) failed: %s", task.index, task.label, failures[task.index])
-                bar.advance()
+                bar.advance(rows=rows_read(results.get(task.index)))
         return results, failures
 
     def close(self) -> None:

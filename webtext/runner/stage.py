@@ -156,9 +156,13 @@ def run_stage(
         log.info("%s: %d of %d shards already done; skipping them", stage, len(records), len(tasks))
 
     start = time.perf_counter()
+    retries = 0
     if todo:
         fn = functools.partial(execute_shard, shard_fn, dataset, fingerprint, stage=stage)
         results, failures = runner.run(fn, todo, description=stage)
+        retries = sum(runner.retries.values())
+        if retries:  # a lost attempt may have left temporaries; every task has ended, none is writing
+            remove_temporaries(dataset)
         if failures:
             raise StageFailedError(stage, failures)
         records.update(results)
@@ -166,6 +170,7 @@ def run_stage(
     stats = merge_counts(r["counts"] for r in shards)
     stats["shards"] = len(shards)
     stats["wall_seconds"] = round(time.perf_counter() - start, 3)
+    stats["retries"] = retries  # shards run again in this run (transient errors, lost workers or nodes)
     if extra_stats:
         stats.update(extra_stats)
     manifest = Manifest(
@@ -182,5 +187,6 @@ def run_stage(
         parts=list(parts),
     )
     manifest.write(dataset)
-    log.info("%s: wrote %s (%d shards)", stage, dataset / MANIFEST, len(shards))
+    log.info("%s: wrote %s (%d shards%s)", stage, dataset / MANIFEST, len(shards),
+             f", {retries} retried" if retries else "")
     return manifest
