@@ -377,7 +377,7 @@ def measure_tokenize(work: Path, megabytes: int) -> dict[str, Any]:
     m = run_measured(cli("tokenize", str(corpus.folder), "--tokenizer", str(DATA / "gpt2-bpe"), "--out", str(out)),
                      out)
     stats = json.loads((out / "_manifest.json").read_text())["stats"]
-    tokens = next(int(stats[k]) for k in ("tokens", "n_tokens", "token_count") if k in stats)
+    tokens = int(stats["train_tokens"]) + int(stats["val_tokens"])
     return {**m, "input": f"{megabytes} MB of real paragraphs, GPT-2's BPE (benchmarks/_tokenize_corpus.py)",
             "records_in": corpus.documents, "records_out": corpus.documents, "bytes_text_in": corpus.total_bytes,
             "bytes_in": sum(f.stat().st_size for f in corpus.files), "tokens": tokens}
