@@ -100,7 +100,7 @@ def test_a_missing_or_changed_listed_file_is_refused_naming_it_and_the_stage(tmp
                                          r"`webtext-build dedup`"):
         parquet_files([str(ds)])
     touch(ds / "part-00000.parquet", b"abce")  # same size, other bytes: small files are hashed anyway
-    with pytest.raises(InputError, match="has sha256 .* its manifest says"):
+    with pytest.raises(InputError, match=r"has sha256 .* its manifest says"):
         parquet_files([str(ds)])
     (ds / "part-00000.parquet").unlink()
     with pytest.raises(InputError, match=r"part-00000.parquet is listed in .* but missing"):

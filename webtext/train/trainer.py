@@ -29,6 +29,7 @@ from typing import Any
 from webtext.config import to_dict
 from webtext.errors import ConfigError
 from webtext.train.config import TrainConfig
+from webtext.train.metrics_log import truncate_metrics
 
 log = logging.getLogger(__name__)
 
@@ -71,14 +72,6 @@ def attention_kernels(first: str) -> contextlib.AbstractContextManager[Any]:
              "efficient": SDPBackend.EFFICIENT_ATTENTION, "math": SDPBackend.MATH}
     # The rest stay allowed after it, so a shape or device the kernel cannot serve still runs.
     return sdpa_kernel([order[first]] + [b for k, b in order.items() if k != first], set_priority=True)
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Forget metrics past the checkpoint a resumed run starts from (they will be redone)."""
-    if not path.exists():
-        return
-    keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line).get("step", 0) <= step]
-    path.write_text("".join(line + "\n" for line in keep))
 
 
 @dataclass
@@ -251,7 +244,7 @@ class Trainer:
             if self.rank == 0:
                 log.info("resumed from %s (step %d; saved by %d process(es), now %d)", path, self.step,
                          rec.get("world_size", 0), self.world)
-                _truncate_metrics(self.metrics_path, self.step)
+                truncate_metrics(self.metrics_path, self.step)  # past the checkpoint, and a torn line
         if self.rank == 0:
             log.info("model: %s, %s parameters; global batch %d x %d tokens = %d micro-batches of %d on %d "
                      "process(es) x %d accumulation", cfg.preset, f"{self.n_params:,}", cfg.batch_size, cfg.seq_len,
