@@ -28,6 +28,7 @@ from typing import Any
 
 from webtext.config import to_dict
 from webtext.errors import ConfigError
+from webtext.paths import write_error
 from webtext.train.config import TrainConfig
 from webtext.train.metrics_log import truncate_metrics
 
@@ -312,8 +313,15 @@ class Trainer:
                "grad_norm": norm_v if math.isfinite(norm_v) else None, "tokens_per_s": tokens_per_s,
                "mfu": self.flops * tokens_per_s / (self.peak * self.world) if self.peak else None,
                "skipped": not result.updated}
-        with open(self.metrics_path, "a") as f:
-            f.write(json.dumps(row) + "\n")
+        line = json.dumps(row) + "\n"
+        try:
+            with open(self.metrics_path, "a") as f:
+                f.write(line)
+        except OSError as exc:  # a torn line it may leave is cut by the next reader (metrics_log)
+            err = write_error(exc, self.metrics_path, needed=len(line))
+            if err is None:
+                raise
+            raise err from exc
         if self.writer is not None and row["loss"] is not None:
             self.writer.add_scalar("loss", loss_v, result.step)
             self.writer.add_scalar("lr", result.lr, result.step)
