@@ -55,7 +55,7 @@ def test_a_streamed_parquet_file_says_what_it_had_written_and_needed(tmp_path, m
 
 def test_whole_file_writers_and_short_writes(tmp_path, monkeypatch):
     monkeypatch.setattr(pq, "write_table", lambda *a, **k: no_space())
-    with pytest.raises(WriteError, match="part-00001.parquet: no space left"):
+    with pytest.raises(WriteError, match=r"part-00001\.parquet: no space left"):
         write_parquet(tmp_path / "part-00001.parquet", pa.table({"x": [1]}))
     assert leftovers(tmp_path) == []
     short = write_error(OSError("4096 requested and 0 written"), tmp_path / "spill.bin")  # numpy's tofile
