@@ -145,13 +145,13 @@ def extract_shard(cfg: ExtractConfig, dataset: Path, task: ShardTask[WarcInput])
         for rec in records:
             if rec.rec_type != "response":
                 continue
+            body = rec.content_stream().read(cfg.max_bytes + 1)  # before get_record_offset: it spoils the stream
             offset = records.get_record_offset()
             if task.payload.crawl is not None and offset not in lineage:
                 # a record the fetch log does not point at (a crawl killed after writing it, before logging it,
                 # then fetched again): it is not a document, and not a row of the books either
                 counts["unlogged_records"] += 1
                 continue
-            body = rec.content_stream().read(cfg.max_bytes + 1)
             uri = rec.rec_headers.get_header("WARC-Target-URI") or ""
             known = lineage.get(offset, {})
             url = known.get("url") or uri
