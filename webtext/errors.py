@@ -6,6 +6,8 @@
 - RetryableError: a transient failure; the runner may retry the shard.
 - FatalError: stop everything now.
 - ContractError (a FatalError): a stage broke the dataset contract (its books do not balance): a bug.
+- InputError (a FatalError): an input is not what its manifest says, or has none (webtext.inputs).
+- WriteError (a FatalError): out of space or permission while writing; names the file and bytes needed.
 """
 
 from __future__ import annotations
