@@ -18,6 +18,7 @@ from pathlib import Path
 from webtext import __version__
 from webtext.config import RunnerConfig, from_mapping
 from webtext.errors import ConfigError, FatalError, ShardError, StageFailedError
+from webtext.inputs import InputsConfig, checking
 from webtext.jobenv import refuse_relative
 from webtext.options import add_config_options, config_from_args, escape
 from webtext.options import flag as _flag
@@ -42,7 +43,8 @@ def stage_command(spec: StageSpec):
         spec.check_static(cfg)
         runner = make_runner(config_from_args(RunnerConfig, ns)) if spec.uses_runner else None
         try:
-            manifest = spec.execute(cfg, Path(ns.out), runner)
+            with checking(config_from_args(InputsConfig, ns)):
+                manifest = spec.execute(cfg, Path(ns.out), runner)
         finally:
             if runner is not None:
                 runner.close()
@@ -71,6 +73,8 @@ def cmd_pipelines_run(ns: argparse.Namespace) -> int:
     pipeline = load_pipeline(Path(ns.pipeline))
     overrides = {k: v for k, v in vars(ns).items() if k in {f.name for f in dataclasses.fields(RunnerConfig)}}
     runner_cfg = from_mapping(RunnerConfig, {**dataclasses.asdict(pipeline.runner), **overrides}, "runner")
+    checks = {k: v for k, v in vars(ns).items() if k in {f.name for f in dataclasses.fields(InputsConfig)}}
+    pipeline.inputs = from_mapping(InputsConfig, {**dataclasses.asdict(pipeline.inputs), **checks}, "inputs")
     only = [s.strip() for s in ns.stages.split(",") if s.strip()] if ns.stages else None
     check_static_inputs(pipeline, only)  # before Ray starts, and before the first stage
     runner = make_runner(runner_cfg)
@@ -142,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(spec.name, help=escape(spec.help), description=spec.config.__doc__)
         add_config_options(p, spec.config)
         p.add_argument("--out", required=True, help=escape(spec.out_help + " (required)"))
+        add_config_options(p.add_argument_group("inputs"), InputsConfig)
         if spec.uses_runner:
             add_config_options(p.add_argument_group("runner"), RunnerConfig)
         p.set_defaults(func=stage_command(spec))
@@ -161,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--stages", help="comma-separated subset of the declared stages to run (default: all)")
     add_config_options(pr.add_argument_group("runner (overrides the YAML's runner section)"), RunnerConfig,
                        show_defaults=False)
+    add_config_options(pr.add_argument_group("inputs (overrides the YAML's inputs section)"), InputsConfig,
+                       show_defaults=False)
     pr.set_defaults(func=cmd_pipelines_run)
 
     p = sub.add_parser("demo", help="generate a sample and run every stage on it")
@@ -178,7 +185,7 @@ def _flag_of(key: str) -> str | None:
     """The CLI spelling of a config key (None for positionals, YAML paths and flags already)."""
     if not key or "." in key or key.startswith("-"):
         return None
-    for cls in (*(spec.config for spec in registry().values()), RunnerConfig):
+    for cls in (*(spec.config for spec in registry().values()), RunnerConfig, InputsConfig):
         for f in dataclasses.fields(cls):
             if f.name == key:
                 return None if f.metadata.get("positional") else _flag(f)

@@ -200,6 +200,7 @@ class PipelineConfig:
     stages: dict[str, Any]
     outs: dict[str, Path]
     source: Path
+    inputs: Any = None  # the ``inputs`` section: how inputs are checked (``webtext.inputs.InputsConfig``)
 
 
 def read_pipeline(path: Path, stage_configs: Mapping[str, type]) -> PipelineConfig:
@@ -216,9 +217,9 @@ def read_pipeline(path: Path, stage_configs: Mapping[str, type]) -> PipelineConf
         raise ConfigError("", f"{path} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigError("", f"{path}: expected a mapping with 'workdir', 'runner' and 'stages'")
-    unknown = sorted(set(data) - {"workdir", "runner", "stages"})
+    unknown = sorted(set(data) - {"workdir", "runner", "stages", "inputs"})
     if unknown:
-        raise ConfigError(unknown[0], "unknown key; valid keys are: runner, stages, workdir")
+        raise ConfigError(unknown[0], "unknown key; valid keys are: inputs, runner, stages, workdir")
     base = path.resolve().parent
     raw_workdir = _coerce(data.get("workdir", "webtext-data"), str, "workdir")
     refuse_relative("workdir", raw_workdir)
@@ -238,4 +239,5 @@ def read_pipeline(path: Path, stage_configs: Mapping[str, type]) -> PipelineConf
             refuse_relative(f"stages.{name}.out", _coerce(out, str, f"stages.{name}.out"))
         outs[name] = base / _coerce(out, str, f"stages.{name}.out") if out else workdir / name
         stages[name] = from_mapping(stage_configs[name], settings, f"stages.{name}", base=base)
-    return PipelineConfig(workdir=workdir, runner=runner, stages=stages, outs=outs, source=path)
+    return PipelineConfig(workdir=workdir, runner=runner, stages=stages, outs=outs, source=path,
+                          inputs=data.get("inputs") or {})

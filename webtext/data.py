@@ -7,18 +7,19 @@ digest and row count the manifest promises.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from webtext import __version__
 from webtext.errors import ShardError
-from webtext.paths import MANIFEST, atomic_path, atomic_write_bytes, manifest_path
+from webtext.paths import MANIFEST, atomic_path, atomic_write_bytes, manifest_path, write_error
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -103,25 +104,43 @@ class ParquetStreamWriter:
         self.schema = schema
         self._ctx = atomic_path(self.path)
         self._tmp = self._ctx.__enter__()
-        self._writer = pq.ParquetWriter(self._tmp, schema, compression=compression, write_page_checksum=True,
-                                        use_dictionary=not plain, write_statistics=not plain)
         self.rows = 0
+        with self._failed_write(0):
+            self._writer = pq.ParquetWriter(self._tmp, schema, compression=compression, write_page_checksum=True,
+                                            use_dictionary=not plain, write_statistics=not plain)
+
+    @contextlib.contextmanager
+    def _failed_write(self, pending: int) -> Iterator[None]:
+        """A write that fails for want of space or permission: a WriteError naming this file (the temporary
+        goes) with what it needed: the bytes written so far plus the batch being written (uncompressed)."""
+        try:
+            yield
+        except OSError as exc:
+            written = self._tmp.stat().st_size if self._tmp.exists() else 0
+            err = write_error(exc, self.path, needed=written + pending if pending else None, written=written)
+            if err is None:
+                raise
+            self.abort()
+            raise err from exc
 
     def write(self, table: pa.Table) -> None:
         if table.num_rows:
-            self._writer.write_table(table)
+            with self._failed_write(table.nbytes):
+                self._writer.write_table(table)
             self.rows += table.num_rows
 
     def close(self) -> None:
-        self._writer.close()
+        with self._failed_write(0):
+            self._writer.close()
         self._ctx.__exit__(None, None, None)
 
     def abort(self) -> None:
-        import contextlib
-
-        with contextlib.suppress(Exception):
-            self._writer.close()
-        self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
+        writer = getattr(self, "_writer", None)
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.close()
+        with contextlib.suppress(StopIteration, RuntimeError):  # aborted twice: the temporary is gone already
+            self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
 
 
 class ParquetWriterSet:

@@ -6,6 +6,8 @@
 - RetryableError: a transient failure; the runner may retry the shard.
 - FatalError: stop everything now.
 - ContractError (a FatalError): a stage broke the dataset contract (its books do not balance): a bug.
+- InputError (a FatalError): an input is not what its manifest says, or has none (webtext.inputs).
+- WriteError (a FatalError): out of space or permission while writing; names the file and bytes needed.
 """
 
 from __future__ import annotations
@@ -82,3 +84,32 @@ class StageFailedError(WebtextError):
 
 class VerifyError(WebtextError):
     """A dataset does not match its manifest."""
+
+
+class InputError(FatalError):
+    """An input dataset is not what its manifest says (missing, extra or changed files), or has no manifest at
+    all (its stage did not finish). Raised before any work starts; the message names the file and the fix."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        self.path = path
+        super().__init__(message)
+
+    def __reduce__(self):
+        return (_rebuild_with_path, (type(self), self.args[0], self.path))
+
+
+class WriteError(FatalError):
+    """A file could not be written (disk full, quota, permission, read-only file system): every shard would
+    fail the same way, so the stage stops. Names the path being written and, where known, the bytes needed;
+    what was half written is a temporary that no reader or rerun takes as complete."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        self.path = path
+        super().__init__(message)
+
+    def __reduce__(self):
+        return (_rebuild_with_path, (type(self), self.args[0], self.path))
+
+
+def _rebuild_with_path(cls: type, text: str, path: str | None) -> WebtextError:
+    return cls(text, path=path)

@@ -11,9 +11,10 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from webtext.config import PipelineConfig, read_pipeline
+from webtext.config import PipelineConfig, from_mapping, read_pipeline
 from webtext.data import Manifest
 from webtext.errors import ConfigError
+from webtext.inputs import InputsConfig, checking
 from webtext.runner import Runner
 from webtext.stages import registry
 
@@ -21,8 +22,11 @@ log = logging.getLogger(__name__)
 
 
 def load_pipeline(path: Path) -> PipelineConfig:
-    """Read and validate a pipelines.yaml against the registered stages; errors name the key to change."""
-    return read_pipeline(path, {name: spec.config for name, spec in registry().items()})
+    """Read and validate a pipelines.yaml against the registered stages; errors name the key to change.
+    Its ``inputs`` section (how every stage checks its inputs) becomes an ``InputsConfig``."""
+    pipeline = read_pipeline(path, {name: spec.config for name, spec in registry().items()})
+    pipeline.inputs = from_mapping(InputsConfig, pipeline.inputs, "inputs")
+    return pipeline
 
 
 def summarise(stage: str, manifest: Manifest) -> str:
@@ -60,9 +64,10 @@ def run_pipeline(
     names = stages_to_run(pipeline, only)
     check_static_inputs(pipeline, only)
     results: dict[str, Manifest] = {}
-    for name in names:
-        out = pipeline.outs[name]
-        log.info("stage %s -> %s", name, out)
-        results[name] = specs[name].execute(pipeline.stages[name], out, runner)
-        log.info("%s", summarise(name, results[name]))
+    with checking(pipeline.inputs if isinstance(pipeline.inputs, InputsConfig) else InputsConfig()):
+        for name in names:
+            out = pipeline.outs[name]
+            log.info("stage %s -> %s", name, out)
+            results[name] = specs[name].execute(pipeline.stages[name], out, runner)
+            log.info("%s", summarise(name, results[name]))
     return results

@@ -31,6 +31,7 @@ from webtext.config import to_dict
 from webtext.crawl.config import CrawlConfig
 from webtext.data import Manifest, ParquetWriterSet, read_parquet, write_parquet
 from webtext.errors import ConfigError, ShardError
+from webtext.inputs import parquet_files
 from webtext.paths import atomic_write_bytes, part_name, side_dir, side_name
 from webtext.runner import Runner, ShardOutput, ShardTask, input_identity, run_stage
 
@@ -120,7 +121,7 @@ def partition_shard(cfg: CrawlConfig, dataset: Path, task: ShardTask) -> ShardOu
     hosts: set[str] = set()
     counts: Counter[str] = Counter()
     listed = [h.lower().strip(".") for h in cfg.hosts]
-    paths = [Path(p) for p in cfg.inputs]
+    paths = [Path(p) for p in task.payload]  # the input files, resolved (and checked) by run_crawl
     with ParquetWriterSet() as writers:
         for table in _input_batches(paths, _input_schema(paths)):
             urls = table["url"].to_pylist()
@@ -304,10 +305,13 @@ def run_crawl(cfg: CrawlConfig, out: Path, runner: Runner) -> Manifest:
         if not Path(p).exists():
             raise ConfigError(f"inputs[{i}]", f"input not found: {p}")
     inputs = [input_identity(Path(p)) for p in cfg.inputs]
+    # a urls dataset is read through its manifest (exactly the files it lists, checked); text files as given
+    files = tuple(str(f) for p in cfg.inputs for f in (parquet_files([p]) if Path(p).is_dir() else [Path(p)]))
     parts_dir = side_dir(out, "partitions")
     parted = run_stage(
         stage="crawl.partitions", dataset=parts_dir, config=config, inputs=inputs,
-        tasks=[ShardTask(0, "partition URLs by host")], shard_fn=functools.partial(partition_shard, cfg, parts_dir),
+        tasks=[ShardTask(0, "partition URLs by host", files)],
+        shard_fn=functools.partial(partition_shard, cfg, parts_dir),
         runner=runner, side_dirs=["input-*"],
     )
     tasks = []

@@ -5,7 +5,9 @@ sniffing (PDFs, images, compressed streams served as text/html never reach a par
 decoding (``webtext.extract.decode``), trafilatura in a watchdog process with a per-document
 deadline (``webtext.extract.worker``), then GPT-2-style cleaning (``webtext.extract.cleaning``).
 Every record ends as a document or as a row in ``__dropped/`` with its reason. When the input is
-a crawl dataset, karma and subreddits come from its fetch log (joined on WARC file + offset).
+a crawl dataset, its records are read through its fetch log: karma and subreddits come from it (joined
+on WARC file + offset), and a response record it does not point at (written by a crawl killed before
+it logged the fetch) is skipped and counted as ``unlogged_records``, never made a document.
 """
 
 from __future__ import annotations
@@ -77,13 +79,17 @@ def _domain(url: str) -> str | None:
 
 
 def _lineage(crawl: str | None, warc_name: str) -> dict[int, dict[str, Any]]:
-    """Fetch-log rows of one WARC file by record offset (url, karma, subreddits)."""
+    """Fetch-log rows of one WARC file by record offset (url, karma, subreddits): the fetch log is the crawl
+    dataset's main table, read through its manifest (its listed files were checked when the stage started)."""
     if crawl is None:
         return {}
     import pyarrow.parquet as pq
 
+    manifest = Manifest.read(Path(crawl))
+    listed = sorted(e.path for e in manifest.files() if "/" not in e.path and e.path.endswith(".parquet")) \
+        if manifest is not None else []
     rows: dict[int, dict[str, Any]] = {}
-    for f in sorted(Path(crawl).glob("part-*.parquet")):
+    for f in (Path(crawl) / name for name in listed):
         names = pq.ParquetFile(f).schema_arrow.names
         cols = [c for c in ("url", "warc_file", "warc_offset", "karma", "subreddits") if c in names]
         table = pq.read_table(f, columns=cols, filters=[("warc_file", "=", warc_name)])
@@ -139,8 +145,13 @@ def extract_shard(cfg: ExtractConfig, dataset: Path, task: ShardTask[WarcInput])
         for rec in records:
             if rec.rec_type != "response":
                 continue
-            body = rec.content_stream().read(cfg.max_bytes + 1)
+            body = rec.content_stream().read(cfg.max_bytes + 1)  # before get_record_offset: it spoils the stream
             offset = records.get_record_offset()
+            if task.payload.crawl is not None and offset not in lineage:
+                # a record the fetch log does not point at (a crawl killed after writing it, before logging it,
+                # then fetched again): it is not a document, and not a row of the books either
+                counts["unlogged_records"] += 1
+                continue
             uri = rec.rec_headers.get_header("WARC-Target-URI") or ""
             known = lineage.get(offset, {})
             url = known.get("url") or uri

@@ -41,12 +41,18 @@ def fingerprint_of(stage: str, config: dict[str, Any], inputs: list[dict[str, An
 
 
 def input_identity(path: Path) -> dict[str, Any]:
-    """How a stage records an input: a dataset by its manifest digest, a file by size and mtime."""
+    """How a stage records an input: a dataset by its manifest digest, a file by size and mtime. A file of (or
+    a folder that is) a dataset whose stage did not finish, read with ``--allow-incomplete``, says so."""
+    from webtext.inputs import is_incomplete_dataset
+
     path = Path(path).resolve()
     if (path / MANIFEST).exists():
         return {"path": str(path), "manifest_sha256": manifest_digest(path)}
     st = path.stat()
-    return {"path": str(path), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+    identity: dict[str, Any] = {"path": str(path), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+    if is_incomplete_dataset(path) or is_incomplete_dataset(path.parent):
+        identity["incomplete"] = True  # read with --allow-incomplete: no manifest vouched for it
+    return identity
 
 
 def _read_stats(dataset: Path, index: int) -> dict[str, Any] | None:

@@ -6,11 +6,13 @@ sha256 of every file) and renames the folder to ``step-{N}``, so an interrupted 
 picked up. Loading first checks every file against that record, so nothing is unpickled (DCP
 keeps optimizer hyper-parameters as pickled bytes) unless it is byte for byte what we wrote; a
 checkpoint that fails the check is refused and the previous one is used. The latest ``keep``
-checkpoints are kept.
+checkpoints are kept. A save that runs out of space (or permission) is a ``WriteError`` naming the
+checkpoint and about the bytes it needs; its temporary folder is removed.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -24,8 +26,8 @@ import torch
 import torch.distributed as dist
 
 from webtext.data import file_sha256
-from webtext.errors import VerifyError
-from webtext.paths import CHECKPOINT_RECORD, atomic_write_bytes
+from webtext.errors import VerifyError, WriteError
+from webtext.paths import CHECKPOINT_RECORD, atomic_write_bytes, write_error
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +100,15 @@ def save(run: Path, step: int, state: dict[str, Any], record: dict[str, Any], ke
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
     _barrier()
-    dcp.save(state, checkpoint_id=str(tmp))
+    try:
+        dcp.save(state, checkpoint_id=str(tmp))
+    except Exception as exc:
+        err = save_error(exc, final, state_bytes(state))
+        if err is None:
+            raise
+        if _rank() == 0:  # what was half written goes (it frees the space); the previous checkpoint stays
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise err from exc
     _barrier()
     if _rank() == 0:
         files = {}
@@ -115,6 +125,45 @@ def save(run: Path, step: int, state: dict[str, Any], record: dict[str, Any], ke
         log.info("checkpoint: %s", final)
     _barrier()
     return final
+
+
+def state_bytes(state: Any) -> int:
+    """Bytes of the tensors in a (nested) state dict: about what a checkpoint of it takes on disk."""
+    if isinstance(state, torch.Tensor):
+        return state.numel() * state.element_size()
+    if isinstance(state, dict):
+        return sum(state_bytes(v) for v in state.values())
+    if isinstance(state, list | tuple):
+        return sum(state_bytes(v) for v in state)
+    to_dict = getattr(state, "state_dict", None)  # a Stateful (model/optimizer wrapper) holds its tensors there
+    return state_bytes(to_dict()) if callable(to_dict) else 0
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc``, what it was raised from, and every rank's failure a DCP ``CheckpointException`` carries."""
+    found, todo = [], [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or any(e is f for f in found):
+            continue
+        found.append(e)
+        todo += [e.__cause__, e.__context__]  # type: ignore[list-item]
+        for failure in (getattr(e, "failures", None) or {}).values():
+            todo.append(failure[0] if isinstance(failure, tuple) else failure)
+    return [e for e in found if isinstance(e, BaseException)]
+
+
+def save_error(exc: BaseException, final: Path, needed: int) -> WriteError | None:
+    """The WriteError for a checkpoint save that failed for want of space or permission, else None. torch's
+    zip writer reports a short write as ``unexpected pos A vs B``: the device filled up under it."""
+    for cause in _causes(exc):
+        if isinstance(cause, RuntimeError) and ("unexpected pos" in str(cause) or "write failed" in str(cause)):
+            cause = OSError(errno.ENOSPC, f"short write ({cause})")
+        err = write_error(cause, final, needed=needed)
+        if err is not None:
+            return WriteError(f"checkpoint {final.name}: {err} (the previous checkpoint is intact: rerun with "
+                              "--resume)", path=str(final))
+    return None
 
 
 def load(path: Path, state: dict[str, Any]) -> None:

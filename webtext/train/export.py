@@ -63,8 +63,10 @@ def eval_loss(model: GPT, stream: Any, seq_len: int | None = None, batch: int = 
 def split_stream(tokens_dir: Path, split: str):
     import numpy as np
 
+    from webtext.tokenize.shard_digests import verify_token_shards
     from webtext.tokenize.shards import TokenDataset
 
+    verify_token_shards(Path(tokens_dir), split)  # by sha256: a same-size flip would change the loss silently
     ds = TokenDataset(Path(tokens_dir), split)
     if not ds.shards:
         raise ConfigError("split", f"{tokens_dir} has no {split}/ shards")

@@ -133,11 +133,9 @@ def _folder_of(path: str) -> str:
 
 
 def _last_loss(run: Path, step: int) -> float | None:
-    path = run / "metrics.jsonl"
-    if not path.is_file():
-        return None
-    for line in path.read_text().splitlines():
-        row = json.loads(line) if line.strip() else {}
+    from webtext.train.metrics_log import read_metrics
+
+    for row in read_metrics(run / "metrics.jsonl"):
         if row.get("step") == step:
             return row.get("loss")
     return None

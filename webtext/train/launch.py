@@ -44,10 +44,15 @@ def _free_port() -> int:
 
 def launch(cfg: TrainConfig, run: Path) -> int:
     """Run training; returns the exit status (0 done, 1 stopped on non-finite steps or a rank failed)."""
+    from webtext.tokenize.shard_digests import verify_token_shards
+
     run = Path(run)
     if "WORLD_SIZE" in os.environ and "RANK" in os.environ:  # torchrun / an outer launcher
+        # a process this function started finds the shards verified (the run's memo); a torchrun rank checks them
+        verify_token_shards(Path(cfg.data), "train", run)
         return train_process(cfg, run)
     check_config(cfg, cfg.nproc)
+    verify_token_shards(Path(cfg.data), "train", run)  # by sha256, once per run: same-size corruption included
     if cfg.launcher == "ray":
         return _launch_ray(cfg, run)
     env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port()), "WORLD_SIZE": str(cfg.nproc)}

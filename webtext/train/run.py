@@ -6,13 +6,13 @@ what is trained and the tokens dataset's manifest digest), so a changed input or
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from webtext.config import to_dict
 from webtext.data import Manifest
 from webtext.errors import FatalError
 from webtext.train.config import TrainConfig
+from webtext.train.metrics_log import read_metrics
 
 
 def run_train(cfg: TrainConfig, out: Path, runner: object = None) -> Manifest:
@@ -28,7 +28,7 @@ def run_train(cfg: TrainConfig, out: Path, runner: object = None) -> Manifest:
         raise FatalError(f"training stopped with status {status}; see the log (the newest checkpoint in {out} is the "
                          "last good state)")
     found = checkpoint.latest_valid(out)
-    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    rows = read_metrics(out / "metrics.jsonl")
     losses = [r["loss"] for r in rows if r.get("loss") is not None]
     stats = {"steps": rows[-1]["step"] if rows else 0, "first_loss": losses[0] if losses else None,
              "last_loss": losses[-1] if losses else None, "checkpoint": str(found[0]) if found else None,

@@ -28,7 +28,9 @@ from typing import Any
 
 from webtext.config import to_dict
 from webtext.errors import ConfigError
+from webtext.paths import write_error
 from webtext.train.config import TrainConfig
+from webtext.train.metrics_log import truncate_metrics
 
 log = logging.getLogger(__name__)
 
@@ -71,14 +73,6 @@ def attention_kernels(first: str) -> contextlib.AbstractContextManager[Any]:
              "efficient": SDPBackend.EFFICIENT_ATTENTION, "math": SDPBackend.MATH}
     # The rest stay allowed after it, so a shape or device the kernel cannot serve still runs.
     return sdpa_kernel([order[first]] + [b for k, b in order.items() if k != first], set_priority=True)
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Forget metrics past the checkpoint a resumed run starts from (they will be redone)."""
-    if not path.exists():
-        return
-    keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line).get("step", 0) <= step]
-    path.write_text("".join(line + "\n" for line in keep))
 
 
 @dataclass
@@ -251,7 +245,7 @@ class Trainer:
             if self.rank == 0:
                 log.info("resumed from %s (step %d; saved by %d process(es), now %d)", path, self.step,
                          rec.get("world_size", 0), self.world)
-                _truncate_metrics(self.metrics_path, self.step)
+                truncate_metrics(self.metrics_path, self.step)  # past the checkpoint, and a torn line
         if self.rank == 0:
             log.info("model: %s, %s parameters; global batch %d x %d tokens = %d micro-batches of %d on %d "
                      "process(es) x %d accumulation", cfg.preset, f"{self.n_params:,}", cfg.batch_size, cfg.seq_len,
@@ -319,8 +313,15 @@ class Trainer:
                "grad_norm": norm_v if math.isfinite(norm_v) else None, "tokens_per_s": tokens_per_s,
                "mfu": self.flops * tokens_per_s / (self.peak * self.world) if self.peak else None,
                "skipped": not result.updated}
-        with open(self.metrics_path, "a") as f:
-            f.write(json.dumps(row) + "\n")
+        line = json.dumps(row) + "\n"
+        try:
+            with open(self.metrics_path, "a") as f:
+                f.write(line)
+        except OSError as exc:  # a torn line it may leave is cut by the next reader (metrics_log)
+            err = write_error(exc, self.metrics_path, needed=len(line))
+            if err is None:
+                raise
+            raise err from exc
         if self.writer is not None and row["loss"] is not None:
             self.writer.add_scalar("loss", loss_v, result.step)
             self.writer.add_scalar("lr", result.lr, result.step)
