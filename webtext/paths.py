@@ -17,6 +17,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from webtext import faults
+
 MANIFEST = "_manifest.json"
 CHECKPOINT_RECORD = "webtext-checkpoint.json"  # a step-N checkpoint's record: step, config, sha256 of every file
 # pyarrow and pandas skip names starting with "_" or "."; datasets.load_dataset(folder) skips
@@ -65,7 +67,9 @@ def atomic_path(path: Path) -> Iterator[Path]:
     tmp = path.with_name(f"{TMP_MARK}{uuid.uuid4().hex[:12]}-{path.name}")
     try:
         yield tmp
+        faults.hit("before-rename", str(path))
         os.replace(tmp, path)
+        faults.hit("after-rename", str(path))
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
