@@ -25,9 +25,9 @@ HOST = "127.0.0.31"
 URLS = 40
 
 
-def _args(urls: Path, out: Path) -> list[str]:
+def _args(urls: Path, out: Path, delay: float = 0.05) -> list[str]:
     return ["crawl", str(urls), "--out", str(out), "--allow-network", "127.0.0.0/8", "--partitions", "1",
-            "--delay", "0.05", "--download-timeout", "3", "--log-chunk-rows", "5", "--runner", "local",
+            "--delay", str(delay), "--download-timeout", "3", "--log-chunk-rows", "5", "--runner", "local",
             "--max-retries", "0"]
 
 
@@ -57,7 +57,8 @@ def test_driver_sigkilled_mid_crawl_leaves_no_crawler_and_rerun_stores_each_page
     out = tmp_path / "crawl"
     env, mark = fault_env()
     chunks = side_dir(out, "log-chunks") / "00000"
-    driver = subprocess.Popen([*cli(), *_args(urls_file, out)], env=env, stdout=subprocess.DEVNULL,
+    # slow enough that an orphaned crawler would still be fetching well after the survivors' grace (5 s)
+    driver = subprocess.Popen([*cli(), *_args(urls_file, out, delay=0.3)], env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
@@ -69,7 +70,7 @@ def test_driver_sigkilled_mid_crawl_leaves_no_crawler_and_rerun_stores_each_page
     finally:
         driver.wait()
     assert_no_survivors(mark)  # the scrapy process died with it (its lifeline)
-    second = run(_args(urls_file, out))
+    second = run(_args(urls_file, out, delay=0.3))
     assert second.returncode == 0, second.stderr[-3000:]
     _assert_complete(out, urls)
 
