@@ -55,3 +55,28 @@ class ExtractBase:
 @pytest.fixture(scope="session")
 def extract_base(tmp_path_factory) -> ExtractBase:
     return ExtractBase(tmp_path_factory.mktemp("extract-base"))
+
+
+class UrlsBase:
+    """Two small Pushshift-format dumps and the undisturbed urls stage on them (``out``)."""
+
+    def __init__(self, root: Path) -> None:
+        from faultkit import run
+
+        from webtext.demo.sample_dump import write_sample_dump
+
+        self.dumps = root / "dumps"
+        write_sample_dump(self.dumps / "RS_2017-10.zst", 1500, seed=1, junk_every=97, long_window=True)
+        write_sample_dump(self.dumps / "RS_2017-11.xz", 1500, seed=2, junk_every=97)
+        self.out = root / "urls"
+        done = run(self.args(self.out))
+        assert done.returncode == 0, done.stderr[-3000:]
+
+    def args(self, out: Path) -> list[str]:
+        return ["urls", str(self.dumps), "--out", str(out), "--buckets", "4", "--runner", "local",
+                "--max-retries", "0"]
+
+
+@pytest.fixture(scope="session")
+def urls_base(tmp_path_factory) -> UrlsBase:
+    return UrlsBase(tmp_path_factory.mktemp("urls-base"))
