@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from webtext import faults
 from webtext.errors import WriteError
 
 MANIFEST = "_manifest.json"
@@ -126,7 +127,9 @@ def atomic_path(path: Path, needed: int | None = None) -> Iterator[Path]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
+        faults.hit("before-rename", str(path))
         os.replace(tmp, path)
+        faults.hit("after-rename", str(path))
     except OSError as exc:
         err = write_error(exc, path, needed, _size(tmp))
         if err is None:

@@ -121,8 +121,12 @@ class StageSpec:
         return getattr(importlib.import_module(module), name)
 
     def execute(self, cfg: Any, out: Path, runner: Any) -> Manifest:
-        """Run the stage into ``out`` (``runner`` is dropped for stages that bring their own)."""
-        return self.run_function()(cfg, Path(out), runner if self.uses_runner else None)
+        """Run the stage into ``out`` (``runner`` is dropped for stages that bring their own), holding
+        ``out``'s writer lock throughout: a second run on the same folder is refused."""
+        from webtext.writer_lock import writer_lock
+
+        with writer_lock(out, self.name):
+            return self.run_function()(cfg, Path(out), runner if self.uses_runner else None)
 
     def check_static(self, cfg: Any, key: str = "", produced: Iterable[Path] = ()) -> None:
         """Raise ConfigError (naming ``key``'s sub-key, e.g. ``stages.tokenize.tokenizer``) for the first

@@ -15,18 +15,21 @@ Two passes under the runner's contract:
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
 import logging
 import os
 import subprocess
 import sys
+import time
 import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from webtext import lifeline
 from webtext.config import to_dict
 from webtext.crawl.config import CrawlConfig
 from webtext.data import Manifest, ParquetWriterSet, read_parquet, write_parquet
@@ -38,6 +41,9 @@ from webtext.runner import Runner, ShardOutput, ShardTask, input_identity, run_s
 log = logging.getLogger(__name__)
 
 PROGRESS_SECONDS = 60.0  # how often a running partition reports progress
+# How long a rerun waits for a crawler of the same partition that is still alive (one whose driver
+# was killed dies within milliseconds through its lifeline; this covers the odd slow exit).
+CRAWLER_WAIT_SECONDS = 30.0
 
 #: Columns a urls dataset carries that are lineage, not crawl input.
 LINEAGE_SKIP = ("url", "raw_urls", "url_raw", "skip_reason", "host")
@@ -210,6 +216,32 @@ def _resume_point(chunks: Path, warc: Path) -> int:
     return 0 if logged is None else logged.num_rows
 
 
+def _wait_for_old_crawler(chunks: Path, index: int) -> None:
+    """Return once no crawler of this partition is running: wait up to ``CRAWLER_WAIT_SECONDS``,
+    then refuse rather than write the WARC beside it (two writers would store pages twice)."""
+    from webtext.crawl.spider.process import CRAWLER_LOCK
+
+    lock = chunks / CRAWLER_LOCK
+    deadline = time.monotonic() + CRAWLER_WAIT_SECONDS
+    with open(lock, "a+") as f:
+        warned = False
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return  # released on close: the new crawler takes it
+            except BlockingIOError:
+                f.seek(0)
+                holder = f.read().strip() or "pid unknown"
+                if time.monotonic() > deadline:
+                    raise ShardError(f"a crawler of partition {index:05d} is still running ({holder}); stop it "
+                                     "(kill <pid>) and rerun", path=str(lock)) from None
+                if not warned:
+                    log.warning("partition %05d: a crawler is still running (%s); waiting up to %.0f s for it to end",
+                                index, holder, CRAWLER_WAIT_SECONDS)
+                    warned = True
+                time.sleep(0.2)
+
+
 @dataclass(frozen=True)
 class PartitionInput:
     """Pass 2's task: one host-hash partition of the URLs (a Parquet file of pass 1)."""
@@ -226,6 +258,7 @@ def crawl_shard(cfg: CrawlConfig, dataset: Path, task: ShardTask[PartitionInput]
     paths["chunks"].mkdir(parents=True, exist_ok=True)
     paths["warc"].parent.mkdir(parents=True, exist_ok=True)
     paths["process_log"].parent.mkdir(parents=True, exist_ok=True)
+    _wait_for_old_crawler(paths["chunks"], task.index)
     resumed = _resume_point(paths["chunks"], paths["warc"])
     if resumed:
         log.info("partition %05d: resuming, %d URLs already logged", task.index, resumed)
@@ -239,8 +272,9 @@ def crawl_shard(cfg: CrawlConfig, dataset: Path, task: ShardTask[PartitionInput]
     atomic_write_bytes(paths["job"], json.dumps(job).encode())
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(paths["process_log"], "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "webtext.crawl.spider.process", str(paths["job"])],
-                                stdout=out, stderr=subprocess.STDOUT, env=env)
+        # a lifeline: a SIGKILLed stage runs no ``finally``, and its crawler must not outlive it
+        proc, line = lifeline.popen([sys.executable, "-m", "webtext.crawl.spider.process", str(paths["job"])],
+                                    stdout=out, stderr=subprocess.STDOUT, env=env)
         try:
             while True:
                 try:
@@ -254,6 +288,7 @@ def crawl_shard(cfg: CrawlConfig, dataset: Path, task: ShardTask[PartitionInput]
             if proc.poll() is None:  # we are being stopped: do not leave the crawl running
                 proc.kill()
                 proc.wait()
+            line.cut()
     if code != 0:
         raise ShardError(f"crawl process exited with status {code}; see {paths['process_log']}",
                          path=task.payload.input)

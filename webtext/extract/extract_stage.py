@@ -137,7 +137,7 @@ def extract_shard(cfg: ExtractConfig, dataset: Path, task: ShardTask[WarcInput])
     lineage = _lineage(task.payload.crawl, path.name)
     warm_up = threading.Thread(target=docs_schema().empty_table, name="pyarrow-warm-up", daemon=True)
     warm_up.start()  # after _lineage: pyarrow's lazy pandas import is not made for two threads at once
-    restarts_before, waited_before = extractor.restarts, extractor.wait_seconds
+    restarts_before, waited_before, crashes_before = extractor.restarts, extractor.wait_seconds, extractor.crash_retries
     start = time.perf_counter()
 
     def pages(records: ArchiveIterator) -> Iterator[tuple[tuple[str, int, dict[str, Any]], str, str]]:
@@ -186,6 +186,9 @@ def extract_shard(cfg: ExtractConfig, dataset: Path, task: ShardTask[WarcInput])
                 if disposition == "timeout":
                     drop(url, offset, "timeout", f"> {cfg.doc_timeout} s")
                     continue
+                if disposition.startswith("crash"):  # its child died twice: a rerun tries it again (_crashed)
+                    drop(url, offset, "extract_crash", disposition[7:])
+                    continue
                 if disposition != "ok":
                     drop(url, offset, "extract_error", disposition[7:])
                     continue
@@ -207,6 +210,7 @@ def extract_shard(cfg: ExtractConfig, dataset: Path, task: ShardTask[WarcInput])
         except ArchiveLoadFailed as exc:
             raise ShardError(f"not a readable WARC file: {exc}", path=str(path)) from exc
         counts["worker_restarts"] = extractor.restarts - restarts_before
+        counts["crash_retries"] = extractor.crash_retries - crashes_before
     timings["extract_seconds"] = round(time.perf_counter() - start, 3)
     # the part of it spent waiting for trafilatura: the rest is this process's own work (reading, decoding,
     # cleaning, language identification) that did not overlap with extraction
@@ -222,6 +226,11 @@ def extract_shard(cfg: ExtractConfig, dataset: Path, task: ShardTask[WarcInput])
                        rows={str(main): len(docs), str(side): len(dropped)})
 
 
+def _crashed(record: dict[str, Any]) -> bool:
+    """A finished shard that dropped pages because their extraction child died: a rerun redoes it."""
+    return bool(record.get("counts", {}).get("dropped_extract_crash"))
+
+
 def run_extract(cfg: ExtractConfig, out: Path, runner: Runner) -> Manifest:
     """Extract every WARC file of the inputs into ``out`` (reruns skip finished files)."""
     out = Path(out)
@@ -232,4 +241,5 @@ def run_extract(cfg: ExtractConfig, out: Path, runner: Runner) -> Manifest:
     return run_stage(
         stage="extract", dataset=out, config=to_dict(cfg), inputs=inputs, tasks=tasks,
         shard_fn=functools.partial(extract_shard, cfg, out), runner=runner, side_dirs=[side_name("dropped")],
+        redo_if=_crashed,
     )

@@ -6,6 +6,11 @@ document that misses its deadline is dropped as ``timeout`` and the child is rep
 is also replaced every ``docs_per_worker`` documents and when its RSS passes ``max_rss_mb``, so
 a worker's memory stays bounded over millions of pages.
 
+A child that dies under a page (a segfault in lxml, the OOM killer) is a transient failure: the
+page is sent once more to a fresh child, and only if that one dies too is it answered ``crash``
+(the stage drops it as ``extract_crash`` and a rerun tries it again). The child dies with its
+parent (``webtext.lifeline``): a killed stage leaves no extraction process behind.
+
 ``Extractor.map`` keeps the child busy: while the child extracts one page, the caller reads and
 decodes the next record and cleans the previous result, so on a machine with a spare core the
 stage's own work costs no wall time.
@@ -25,6 +30,8 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
+
+from webtext import faults, lifeline
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +114,7 @@ def _serve(conn: Any, settings: ExtractSettings) -> None:
         if msg is None:
             return
         html, url = msg
+        faults.hit("extract-page", url or "")
         try:
             conn.send(("ok", extract_text(html, url, settings), _rss_mb()))
         except Exception as exc:  # a page trafilatura cannot handle is that page's problem only
@@ -124,6 +132,8 @@ _CHILD = (
 
 def _child_main(fd: int, settings: dict[str, Any]) -> None:
     from multiprocessing.connection import Connection
+
+    lifeline.hold()
 
     _serve(Connection(fd), ExtractSettings(**settings))
 
@@ -161,10 +171,12 @@ class Extractor:
         self.docs_per_worker = docs_per_worker
         self.max_rss_mb = max_rss_mb
         self._proc: subprocess.Popen[bytes] | None = None
+        self._line: lifeline.Lifeline | None = None
         self._conn: Any = None
         self._ready = False
         self._served = 0
         self.restarts = 0
+        self.crash_retries = 0  # pages sent again to a fresh child after theirs died
         self.wait_seconds = 0.0  # time the caller spent blocked on answers: ~all of it means extraction is the
         # bottleneck, little means the caller's own work is
 
@@ -178,7 +190,7 @@ class Extractor:
         # exec'd, never forked (fork is unsafe under Ray's threads); a socket pair, as multiprocessing's Pipe uses
         parent, child = socket.socketpair()
         with child:
-            self._proc = subprocess.Popen(
+            self._proc, self._line = lifeline.popen(
                 [sys.executable, "-c", _CHILD, json.dumps([str(p) for p in sys.path]), str(child.fileno()),
                  json.dumps(dataclasses.asdict(self.settings))],
                 pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL,
@@ -213,6 +225,8 @@ class Extractor:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
+        if self._line is not None:
+            self._line.cut()
         self._conn.close()
         self._proc = self._conn = None
         self._ready = False
@@ -225,7 +239,7 @@ class Extractor:
         except (BrokenPipeError, OSError) as exc:  # the child died after its last answer
             self._stop(kill=True)
             self.restarts += 1
-            return f"error: worker died ({type(exc).__name__})"
+            return f"crash: worker died ({type(exc).__name__})"
         return time.monotonic()
 
     def _result(self, sent: float | str) -> tuple[str, dict[str, Any] | None]:
@@ -244,7 +258,7 @@ class Extractor:
         except (EOFError, BrokenPipeError, OSError) as exc:  # the child died (out of memory, crash)
             self._stop(kill=True)
             self.restarts += 1
-            return f"error: worker died ({type(exc).__name__})", None
+            return f"crash: worker died ({type(exc).__name__})", None
         self._served += 1
         if self._served >= self.docs_per_worker or rss > self.max_rss_mb:
             self._stop(kill=False)  # nothing else is queued in it: a result is always collected before the next send
@@ -252,9 +266,19 @@ class Extractor:
             return "ok", result
         return f"error: {result}", None
 
+    def _answer(self, sent: float | str, html: str, url: str | None) -> tuple[str, dict[str, Any] | None]:
+        """``_result``, with a page whose child died sent once more to a fresh child."""
+        disposition, result = self._result(sent)
+        if disposition.startswith("crash"):
+            self.crash_retries += 1
+            log.warning("the extraction child died on %s; trying the page once more in a fresh child", url)
+            disposition, result = self._result(self._send(html, url))
+        return disposition, result
+
     def extract(self, html: str, url: str | None = None) -> tuple[str, dict[str, Any] | None]:
-        """(disposition, result): ``ok`` with {text,title,date} or None, ``timeout``, ``error: ...``."""
-        return self._result(self._send(html, url))
+        """(disposition, result): ``ok`` with {text,title,date} or None, ``timeout``, ``crash: ...`` (the child
+        died twice), ``error: ...``."""
+        return self._answer(self._send(html, url), html, url)
 
     def map(self, pages: Iterable[tuple[K, str, str | None]]) -> Iterator[tuple[K, str, dict[str, Any] | None]]:
         """(key, disposition, result) for every (key, html, url), in order.
@@ -264,20 +288,21 @@ class Extractor:
         The child is never sent a page while it still owes an answer, so neither side can block the other on a full
         pipe, and a page's deadline starts when it is sent.
         """
-        pending: tuple[K, float | str] | None = None
+        # (key, sent, html, url): the page is kept until answered, to resend it if its child dies
+        pending: tuple[K, float | str, str, str | None] | None = None
         try:
             for key, html, url in pages:
                 if pending is None:
-                    pending = (key, self._send(html, url))
+                    pending = (key, self._send(html, url), html, url)
                     continue
-                disposition, result = self._result(pending[1])
+                disposition, result = self._answer(*pending[1:])
                 done, pending = pending[0], None
-                pending = (key, self._send(html, url))
+                pending = (key, self._send(html, url), html, url)
                 yield done, disposition, result
             if pending is not None:
-                done, sent = pending
+                done, *sent = pending
                 pending = None
-                disposition, result = self._result(sent)
+                disposition, result = self._answer(*sent)
                 yield done, disposition, result
         finally:
             if pending is not None and not isinstance(pending[1], str):

@@ -13,6 +13,11 @@
   moves, so the folder is then exactly what this version writes and nothing is redone.
 - If any shard fails, the others still finish, no manifest is written and StageFailedError says
   which shards failed and why.
+- ``redo_if(record)`` marks finished shards to run again (e.g. extract's pages whose child
+  crashed): a complete folder holding one loses its manifest and only those shards are redone.
+  So does a complete folder where a listed file is missing or has another size (deleted or
+  truncated after the run); a same-size corruption is ``verify``'s to find (sha256).
+- The whole run holds the folder's writer lock (``webtext.writer_lock``): a second run is refused.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +36,7 @@ from webtext.data import Manifest, manifest_digest, merge_counts
 from webtext.errors import StageFailedError
 from webtext.paths import MANIFEST, STATS_DIR, legacy_name, remove_temporaries, stats_path
 from webtext.runner.base import Runner, ShardFn, ShardTask, execute_shard
+from webtext.writer_lock import writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +69,19 @@ def _read_stats(dataset: Path, index: int) -> dict[str, Any] | None:
         return None
 
 
-def _shard_done(dataset: Path, record: dict[str, Any] | None, fingerprint: str) -> bool:
-    if not record or record.get("fingerprint") != fingerprint:
-        return False
+def _files_there(dataset: Path, record: dict[str, Any]) -> bool:
+    """Every file the shard's record lists exists with its recorded size (a cheap check: no hashing)."""
     for f in record["files"]:
         p = dataset / f["path"]
         if not p.exists() or p.stat().st_size != f["bytes"]:
             return False
     return True
+
+
+def _shard_done(dataset: Path, record: dict[str, Any] | None, fingerprint: str) -> bool:
+    if not record or record.get("fingerprint") != fingerprint:
+        return False
+    return _files_there(dataset, record)
 
 
 def _legacy(side_dirs: Sequence[str], parts: Sequence[str]) -> list[str]:
@@ -122,9 +133,29 @@ def run_stage(
     parts: Sequence[str] = (),
     side_dirs: Sequence[str] = (),  # glob patterns of the stage's own side files and folders (side_name(...))
     extra_stats: dict[str, Any] | None = None,
+    redo_if: Callable[[dict[str, Any]], bool] | None = None,  # a finished shard's record -> run it again?
 ) -> Manifest:
     """Run ``shard_fn`` over ``tasks`` into ``dataset``; return its manifest (new or existing)."""
-    dataset = Path(dataset)
+    with writer_lock(dataset, stage):
+        return _run_stage(stage=stage, dataset=Path(dataset), config=config, inputs=inputs, tasks=tasks,
+                          shard_fn=shard_fn, runner=runner, parts=parts, side_dirs=side_dirs,
+                          extra_stats=extra_stats, redo_if=redo_if)
+
+
+def _run_stage(
+    *,
+    stage: str,
+    dataset: Path,
+    config: dict[str, Any],
+    inputs: list[dict[str, Any]],
+    tasks: Sequence[ShardTask],
+    shard_fn: ShardFn,
+    runner: Runner,
+    parts: Sequence[str],
+    side_dirs: Sequence[str],
+    extra_stats: dict[str, Any] | None,
+    redo_if: Callable[[dict[str, Any]], bool] | None,
+) -> Manifest:
     fingerprint = fingerprint_of(stage, config, inputs)
     existing = Manifest.read(dataset)
     legacy = _legacy(side_dirs, parts)
@@ -141,8 +172,19 @@ def run_stage(
         _clear(dataset, side_dirs, legacy)
         existing = None
     elif existing is not None and existing.fingerprint == fingerprint:
-        log.info("%s: already complete in %s (same config and inputs); skipping", stage, dataset)
-        return existing
+        lost = [s["index"] for s in existing.shards if not _files_there(dataset, s)]
+        redo = [s["index"] for s in existing.shards if redo_if is not None and redo_if(s)]
+        if not lost and not redo:
+            log.info("%s: already complete in %s (same config and inputs); skipping", stage, dataset)
+            return existing
+        if lost:
+            log.warning("%s: files of shard(s) %s in %s are missing or have changed size since the manifest was "
+                        "written; redoing them", stage, ", ".join(f"{i:05d}" for i in lost), dataset)
+        if redo:
+            log.info("%s: %d finished shard(s) in %s are marked to run again; redoing them", stage, len(redo),
+                     dataset)
+        # The folder is incomplete again until those shards are redone: the manifest goes first.
+        (dataset / MANIFEST).unlink()
     elif _stale(dataset, fingerprint, existing):
         log.info("%s: config or inputs changed since %s was written; redoing the stage", stage, dataset)
         _clear(dataset, side_dirs, legacy)
@@ -153,7 +195,7 @@ def run_stage(
     todo: list[ShardTask] = []
     for task in tasks:
         record = _read_stats(dataset, task.index)
-        if _shard_done(dataset, record, fingerprint):
+        if _shard_done(dataset, record, fingerprint) and not (redo_if is not None and redo_if(record or {})):
             assert record is not None
             records[task.index] = record
         else:

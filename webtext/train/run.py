@@ -17,12 +17,19 @@ from webtext.train.metrics_log import read_metrics
 
 def run_train(cfg: TrainConfig, out: Path, runner: object = None) -> Manifest:
     """Train (the runner is not used: training launches its own processes, or Ray Train)."""
+    from webtext.writer_lock import writer_lock
+
+    out = Path(out)
+    with writer_lock(out, "train"):  # re-entrant under StageSpec.execute; taken here for direct callers
+        return _train(cfg, out)
+
+
+def _train(cfg: TrainConfig, out: Path) -> Manifest:
     from webtext.runner import input_identity
     from webtext.train import checkpoint
     from webtext.train.fingerprint import fingerprint
     from webtext.train.launch import launch
 
-    out = Path(out)
     status = launch(cfg, out)
     if status:
         raise FatalError(f"training stopped with status {status}; see the log (the newest checkpoint in {out} is the "

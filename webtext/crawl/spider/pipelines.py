@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from webtext import faults
 from webtext.crawl.spider.items import FetchItem
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ class WarcWriterPipeline:
         item.warc_offset = start
         item.warc_length = self._file.tell() - start
         item.warc_file = self.path.name
+        faults.hit("crawl-page", target)
 
     def _append(self, record: Any) -> None:
         """One record = one gzip member, so any record can be read from its offset alone."""
