@@ -143,3 +143,22 @@ def test_no_permission_and_missing_credentials(inputs, auth_s3, capsys, monkeypa
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
     _one_line_error(capsys, argv, uri, "no credentials found; set AWS_ACCESS_KEY_ID")
+
+
+def test_train_steps_on_s3_match_local_paths(inputs, s3, tmp_path):  # noqa: F811
+    """Two training steps from s3:// tokens into an s3:// run: the same losses and checkpoint files."""
+    pytest.importorskip("torch")
+    from train_fixtures import COMMON
+
+    local_tokens = tmp_path / "tokens"
+    assert main(["-q", "tokenize", str(inputs / "docs"), "--tokenizer", str(inputs / "tokenizer"), "--out",
+                 str(local_tokens), "--val-fraction", "0.1", "--runner", "local"]) == 0
+    _upload(local_tokens, s3.uri("train-in", "tokens"))
+    argv = ["-q", "train", *COMMON, "--max-steps", "2", "--checkpoint-every", "2"]
+    assert main([*argv, "--data", str(local_tokens), "--out", str(tmp_path / "run")]) == 0
+    assert main([*argv, "--data", s3.uri("train-in", "tokens"), "--out", s3.uri("run")]) == 0
+    local = [json.loads(line)["loss"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    remote = [json.loads(line)["loss"] for line in _read(s3.uri("run", "metrics.jsonl")).decode().splitlines()]
+    assert local == remote and len(local) == 2
+    assert _exists(s3.uri("run", MANIFEST)) and _exists(s3.uri("run", "step-2"))
+    assert main(["verify", s3.uri("run")]) == 0
