@@ -44,7 +44,7 @@ def stage_command(spec: StageSpec):
         runner = make_runner(config_from_args(RunnerConfig, ns)) if spec.uses_runner else None
         try:
             with checking(config_from_args(InputsConfig, ns)):
-                manifest = spec.execute(cfg, Path(ns.out), runner)
+                manifest = spec.execute(cfg, ns.out, runner)  # a URI stays a string (Path folds s3://)
         finally:
             if runner is not None:
                 runner.close()
@@ -55,9 +55,19 @@ def stage_command(spec: StageSpec):
 
 
 def cmd_verify(ns: argparse.Namespace) -> int:
+    from webtext.storage.uris import is_remote, local_path
     from webtext.verify import verify_folder
 
-    result = verify_folder(Path(ns.dataset))
+    if is_remote(ns.dataset):  # every object downloaded afresh, then checked as a local folder
+        from webtext.storage.sync import pull, remote_files
+
+        with tempfile.TemporaryDirectory(prefix="webtext-verify-") as tmp:
+            if not remote_files(ns.dataset):
+                print(f"verify: nothing at {ns.dataset}")
+                return 1
+            result = verify_folder(pull(ns.dataset, Path(tmp)))
+    else:
+        result = verify_folder(local_path(ns.dataset))
     for p in result.problems:
         print(f"MISMATCH {p}")
     for note in result.notes:

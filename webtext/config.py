@@ -155,8 +155,8 @@ def subkey(key: str, name: str) -> str:
 
 
 def under(base: Path, path: str | None) -> str | None:
-    """A config path as given if absolute (or unset), else relative to ``base`` (the YAML's folder)."""
-    return path if not path or Path(path).is_absolute() else str(base / path)
+    """A config path as given if absolute, a URI (or unset), else relative to ``base`` (the YAML's folder)."""
+    return path if not path or "://" in path or Path(path).is_absolute() else str(base / path)
 
 
 def inputs_under(cfg: T, base: Path, **changes: Any) -> T:
@@ -195,10 +195,10 @@ class RunnerConfig:
 class PipelineConfig:
     """A ``pipelines.yaml`` file: where outputs go, how shards run, which stages with what."""
 
-    workdir: Path
+    workdir: Path | str  # a URI (s3://...) stays a string: Path would fold its //
     runner: RunnerConfig
     stages: dict[str, Any]
-    outs: dict[str, Path]
+    outs: dict[str, Path | str]
     source: Path
     inputs: Any = None  # the ``inputs`` section: how inputs are checked (``webtext.inputs.InputsConfig``)
 
@@ -223,13 +223,13 @@ def read_pipeline(path: Path, stage_configs: Mapping[str, type]) -> PipelineConf
     base = path.resolve().parent
     raw_workdir = _coerce(data.get("workdir", "webtext-data"), str, "workdir")
     refuse_relative("workdir", raw_workdir)
-    workdir = base / raw_workdir
+    workdir: Path | str = raw_workdir if "://" in raw_workdir else base / raw_workdir
     runner = from_mapping(RunnerConfig, data.get("runner"), "runner")
     raw_stages = data.get("stages")
     if not isinstance(raw_stages, dict) or not raw_stages:
         raise ConfigError("stages", f"expected a mapping of stage names ({', '.join(stage_configs)}) to settings")
     stages: dict[str, Any] = {}
-    outs: dict[str, Path] = {}
+    outs: dict[str, Path | str] = {}
     for name, settings in raw_stages.items():
         if name not in stage_configs:
             raise ConfigError(f"stages.{name}", f"unknown stage; valid stages are: {', '.join(stage_configs)}")
@@ -237,7 +237,9 @@ def read_pipeline(path: Path, stage_configs: Mapping[str, type]) -> PipelineConf
         out = settings.pop("out", None)
         if out:
             refuse_relative(f"stages.{name}.out", _coerce(out, str, f"stages.{name}.out"))
-        outs[name] = base / _coerce(out, str, f"stages.{name}.out") if out else workdir / name
+        out = _coerce(out, str, f"stages.{name}.out") if out else None
+        outs[name] = (out if "://" in out else base / out) if out else (
+            f"{workdir}/{name}" if isinstance(workdir, str) else workdir / name)
         stages[name] = from_mapping(stage_configs[name], settings, f"stages.{name}", base=base)
     return PipelineConfig(workdir=workdir, runner=runner, stages=stages, outs=outs, source=path,
                           inputs=data.get("inputs") or {})

@@ -50,7 +50,7 @@ def check_static_inputs(pipeline: PipelineConfig, only: Sequence[str] | None = N
     """ConfigError naming the YAML key (``stages.<name>.<key>``) of the first missing static input of the
     stages to run; an input inside the output folder of a stage that runs before it is not checked."""
     specs = registry()
-    produced: list[Path] = []
+    produced: list[Path | str] = []
     for name in stages_to_run(pipeline, only):
         specs[name].check_static(pipeline.stages[name], f"stages.{name}", produced)
         produced.append(pipeline.outs[name])

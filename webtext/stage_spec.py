@@ -89,11 +89,35 @@ def input_paths(paths: Iterable[str], key: str = "inputs") -> list[StaticInput]:
     return [StaticInput(f"{key}[{i}]", p) for i, p in enumerate(paths)]
 
 
+def _localised(cfg: Any) -> Any:
+    import dataclasses
+
+    from webtext.storage.views import localise
+
+    return localise(cfg) if dataclasses.is_dataclass(cfg) else cfg
+
+
 def _exists(path: str) -> bool:
+    from webtext.storage.uris import is_remote
+
+    if is_remote(path):
+        import pyarrow.fs as pafs
+
+        from webtext.storage.uris import check_bucket, filesystem, translate
+
+        check_bucket(path)
+        fs, inner = filesystem(path)
+        try:
+            return fs.get_file_info(inner).type != pafs.FileType.NotFound
+        except OSError as exc:
+            raise translate(path, exc) from None
     return Path(path).exists() or (glob.has_magic(path) and bool(glob.glob(path)))
 
 
-def _within(path: str, folders: Iterable[Path]) -> bool:
+def _within(path: str, folders: Iterable[Path | str]) -> bool:
+    if "://" in path or any("://" in str(f) for f in folders):
+        return any(path.rstrip("/") == str(f).rstrip("/") or path.startswith(str(f).rstrip("/") + "/")
+                   for f in folders)
     p = Path(path).resolve()
     return any(p == f or f in p.parents for f in (Path(f).resolve() for f in folders))
 
@@ -120,15 +144,35 @@ class StageSpec:
         module, _, name = self.run.partition(":")
         return getattr(importlib.import_module(module), name)
 
-    def execute(self, cfg: Any, out: Path, runner: Any) -> Manifest:
+    def execute(self, cfg: Any, out: Path | str, runner: Any) -> Manifest:
         """Run the stage into ``out`` (``runner`` is dropped for stages that bring their own), holding
-        ``out``'s writer lock throughout: a second run on the same folder is refused."""
+        the output folder's writer lock throughout: a second run on the same folder is refused.
+
+        ``out`` and the config's paths may be URIs (``webtext.storage``): remote inputs are fetched
+        into the node-local cache, the stage runs into a local staging copy of ``out`` and that is
+        published object by object, the manifest last (also, without a manifest, when it fails)."""
+        from webtext.storage.uris import check_bucket, is_remote, local_path
+
+        fn = self.run_function()
+        runner = runner if self.uses_runner else None
         from webtext.writer_lock import writer_lock
 
-        with writer_lock(out, self.name):
-            return self.run_function()(cfg, Path(out), runner if self.uses_runner else None)
+        if not is_remote(out):
+            local = local_path(out)
+            with writer_lock(local, self.name):
+                return fn(_localised(cfg), local, runner)
+        from webtext.storage.sync import pull, push, staging_dir
 
-    def check_static(self, cfg: Any, key: str = "", produced: Iterable[Path] = ()) -> None:
+        uri = str(out)
+        check_bucket(uri)
+        with writer_lock(uri, self.name):
+            local = pull(uri, staging_dir(uri))
+            try:
+                return fn(_localised(cfg), local, runner)
+            finally:
+                push(local, uri)
+
+    def check_static(self, cfg: Any, key: str = "", produced: Iterable[Path | str] = ()) -> None:
         """Raise ConfigError (naming ``key``'s sub-key, e.g. ``stages.tokenize.tokenizer``) for the first
         static input that does not exist. Inputs inside a ``produced`` folder (the outputs of the stages
         a pipeline runs before this one) are not checked: they appear when those stages run."""

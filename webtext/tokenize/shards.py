@@ -23,8 +23,9 @@ PREFIX = "webtext."
 
 
 def shard_metadata(tokenizer: Any, split: str, n_tokens: int, n_documents: int) -> dict[bytes, bytes]:
+    # The tokenizer's name only: where it was read from (a cache copy of s3://...) must not change the bytes.
     meta = {
-        "format": FORMAT, "tokenizer_hash": tokenizer.content_hash, "tokenizer_source": tokenizer.source,
+        "format": FORMAT, "tokenizer_hash": tokenizer.content_hash, "tokenizer_source": Path(tokenizer.source).name,
         "vocab_size": str(tokenizer.vocab_size), "eot_id": str(tokenizer.eot_id), "n_tokens": str(n_tokens),
         "n_documents": str(n_documents), "split": split,
     }
