@@ -8,7 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from realdata import REPO
 
 from webtext.cli import main
 from webtext.config import RunnerConfig, from_mapping

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import shared_data
+from realdata import shared_data
 
 from webtext.contamination.benchmarks import (
     LOADERS,

@@ -10,9 +10,9 @@ import textwrap
 
 import numpy as np
 import pytest
-from conftest import shared_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from realdata import shared_data
 
 from webtext.contamination.decontaminate import word_spans
 from webtext.contamination.ngrams import gpt2_words, hash_texts, ngram_hash, ngram_strings

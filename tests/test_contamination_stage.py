@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import shared_data
+from realdata import shared_data
 
 from webtext.cli import main
 from webtext.contamination.bloom import BloomFilter, false_positive_bound

@@ -20,7 +20,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import shared_data
+from realdata import shared_data
 
 from webtext.data import Manifest, verify_dataset, write_parquet
 from webtext.paths import MANIFEST, SIDE_PREFIX, STATS_DIR, legacy_name, part_name, side_dir, side_name

@@ -10,10 +10,10 @@ from itertools import combinations
 
 import numpy as np
 import pytest
-from conftest import shared_data
 from datasketch import MinHash, MinHashLSH
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from realdata import shared_data
 
 from webtext.dedup.buckets import group_bounds, required_matches
 from webtext.dedup.kernels import band_keys, resolve_roots, union_pairs

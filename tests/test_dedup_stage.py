@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import shared_data
+from realdata import shared_data
 
 from webtext.cli import main
 from webtext.data import verify_dataset

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import shared_data
+from realdata import shared_data
 
 from webtext.contamination.benchmarks import line_documents
 from webtext.eval.detokenize import one_billion_words, ptb, wikitext

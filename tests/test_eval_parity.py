@@ -10,8 +10,8 @@ import re
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import shared_data
 from eval_fixtures import make_hf_gpt2, write_lambada
+from realdata import shared_data
 
 from webtext.eval.config import EvalConfig
 from webtext.eval.eval_stage import run_eval

@@ -9,8 +9,8 @@ import shutil
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import shared_data
 from eval_fixtures import make_hf_gpt2, write_lambada
+from realdata import shared_data
 from train_fixtures import base_run, tokens_dir  # noqa: F401
 
 from webtext.cli import main

@@ -10,8 +10,8 @@ import re
 import numpy as np
 import pytest
 import torch
-from conftest import shared_data
 from eval_fixtures import write_cbt, write_lambada
+from realdata import shared_data
 
 from webtext.contamination.benchmarks import load_benchmark
 from webtext.errors import ConfigError

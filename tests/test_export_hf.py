@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import shared_data
+from realdata import shared_data
 from train_fixtures import base_run, tokens_dir, train  # noqa: F401 (fixtures)
 
 from webtext.cli import main

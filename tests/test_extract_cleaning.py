@@ -8,9 +8,9 @@ from collections import Counter
 from dataclasses import replace
 
 import pytest
-from conftest import shared_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from realdata import shared_data
 
 from webtext.extract.cleaning import DROP_REASONS, QualityRules, drop_reason, language_of
 

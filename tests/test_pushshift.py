@@ -101,7 +101,7 @@ def test_partial_last_line_is_a_truncation(tmp_path):
 
 
 def test_real_dumps_have_the_documented_counts():
-    from conftest import shared_data
+    from realdata import shared_data
 
     folder = shared_data("reddit-pushshift-submissions")
     for name, total, at_least_3 in [("RS_v2_2005-06.xz", 103, 83), ("RS_2005-07.zst", 1079, 757)]:

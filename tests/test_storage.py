@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
-from conftest import shared_data
+from realdata import shared_data
 from s3_server import BUCKET, auth_s3, s3  # noqa: F401  (fixtures)
 
 from webtext.cli import main

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import regex
-from conftest import shared_data
+from realdata import shared_data
 
 from webtext.errors import ConfigError
 from webtext.tokenize.bpe import EOT, GPT2_PATTERN, BpeTokenizer, byte_decoder, load_tokenizer, train_bpe

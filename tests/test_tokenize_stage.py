@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import shared_data
+from realdata import shared_data
 
 from webtext.cli import main
 from webtext.data import Manifest
