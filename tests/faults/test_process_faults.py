@@ -112,7 +112,8 @@ def test_disk_full_fails_the_shard_naming_the_file_then_rerun_equals_undisturbed
     out = tmp_path / "extract"
     first = run(extract_base.args(out), fault="enospc:before-rename:*/extract/part-00000.parquet")
     assert first.returncode == 1
-    assert "No space left on device" in first.stderr and str(out / "part-00000.parquet") in first.stderr
+    assert "no space left on the device" in first.stderr and str(out / "part-00000.parquet") in first.stderr
+    assert len(first.stderr.strip().splitlines()) == 1  # one line, no traceback
     assert not (out / "_manifest.json").exists()
     second = run(extract_base.args(out))
     assert second.returncode == 0
