@@ -26,6 +26,7 @@ from pathlib import Path
 
 from webtext.paths import MANIFEST, STATS_DIR, TMP_MARK
 from webtext.storage.uris import filesystem, translate
+from webtext.writer_lock import LOCK_NAME
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +51,20 @@ def remote_files(uri: str) -> dict[str, int]:
         infos = fs.get_file_info(pafs.FileSelector(root, allow_not_found=True, recursive=True))
     except OSError as exc:
         raise translate(uri, exc) from None
-    return {i.path[len(root):].lstrip("/"): i.size for i in infos if i.type == pafs.FileType.File}
+    return {rel: i.size for i in infos if i.type == pafs.FileType.File
+            and not _is_lease(rel := i.path[len(root):].lstrip("/"))}
+
+
+def _is_lease(rel: str) -> bool:
+    """A writer's lease object (``webtext.writer_lock``): the run's, never the dataset's, so never synced."""
+    return rel.rsplit("/", 1)[-1] == LOCK_NAME
 
 
 def _local_files(folder: Path) -> dict[str, int]:
     if not folder.is_dir():
         return {}
     return {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*")
-            if p.is_file() and not p.name.startswith(TMP_MARK)}
+            if p.is_file() and not p.name.startswith(TMP_MARK) and p.name != LOCK_NAME}
 
 
 def pull(uri: str, local: Path) -> Path:
