@@ -265,11 +265,13 @@ def writer_lock(out: Path | str, what: str = "") -> Iterator[None]:
     if os.environ.get("RANK", "0") != "0":
         yield  # one rank of a distributed launch (torchrun): rank 0 holds the lock for the whole run
         return
-    if "://" in str(out):
+    from webtext.storage.uris import is_remote, local_path
+
+    if is_remote(out):
         with _object_store_lease(str(out), what):
             yield
         return
-    folder = Path(out).resolve()
+    folder = local_path(out).resolve()  # a file:// URI is a local path
     if any(folder == held or held in folder.parents for held in _held):
         yield  # this process already writes it (or a folder above it)
         return

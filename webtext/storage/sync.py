@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -38,7 +39,8 @@ def cache_root() -> Path:
 def staging_dir(uri: str, kind: str = "out") -> Path:
     """The node-local folder standing for ``uri`` (stable, so reruns on this node reuse it)."""
     digest = hashlib.sha256(uri.rstrip("/").encode()).hexdigest()[:16]
-    name = uri.rstrip("/").rsplit("/", 1)[-1] or "root"
+    # a glob's wildcards left in the folder name would match other cached folders when the glob is expanded
+    name = re.sub(r"[*?\[\]]", "_", uri.rstrip("/").rsplit("/", 1)[-1]) or "root"
     return cache_root() / kind / f"{name}-{digest}"
 
 
