@@ -1,8 +1,9 @@
-"""Object storage on a real S3 API (moto's server on 127.0.0.1): dedup -> tokenize with every input and
-output on ``s3://`` gives the same rows and the same sha256 of every part file as on local paths; a
+"""Object storage on a real S3 API (moto's server on 127.0.0.1): the chain urls -> dedup -> contamination
+-> decontaminate -> tokenize -> two training steps with every input and output on ``s3://`` gives the
+same rows and the same sha256 of every part file as on local paths, and ``verify`` passes on each URI; a
 rerun skips, a remote folder without its manifest is never taken as complete, and each bad input
-(unreachable endpoint, missing bucket, missing credentials, no permission) is a one-line error
-naming the URI and the fix."""
+(unreachable endpoint, missing bucket, missing credentials, no permission) is a one-line error naming
+the URI and the fix. The writer's lease on object storage: ``test_storage_lease.py``."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from s3_server import BUCKET, auth_s3, s3  # noqa: F401  (fixtures)
 from webtext.cli import main
 from webtext.paths import CHECKPOINT_RECORD, MANIFEST
 from webtext.storage.uris import filesystem
+from webtext.writer_lock import LOCK_NAME
 
 
 @pytest.fixture(autouse=True)
@@ -185,6 +187,9 @@ def test_urls_to_training_on_s3_matches_local_paths(sources, s3, tmp_path):  # n
                              json.loads((local / "run" / record).read_text())["files"])]
     assert tensors[0] and tensors[0] == tensors[1]
     assert main(["verify", f"{work}/run"]) == 0
+    fs, root = filesystem(work)
+    objects = fs.get_file_info(pafs.FileSelector(root, recursive=True))
+    assert objects and not [i.path for i in objects if i.base_name == LOCK_NAME]  # each run removed its lease
 
 
 def test_rerun_skips_and_a_folder_without_its_manifest_is_redone(inputs, s3):  # noqa: F811
