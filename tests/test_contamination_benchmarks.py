@@ -93,6 +93,8 @@ def test_relative_sources_are_made_relative_to_the_pipeline_file():
     assert source_under("/abs/w.tokens", base) == "/abs/w.tokens"
     assert source_under("lines:/abs/q.txt", base) == "lines:/abs/q.txt"
     assert source_under("hf:wikitext:test#text", base) == "hf:wikitext:test#text"
+    assert source_under("lines:s3://bucket/q.txt", base) == "lines:s3://bucket/q.txt"  # a URI is never relative
+    assert source_under("gs://bucket/w.tokens", base) == "gs://bucket/w.tokens"
 
 
 def test_jsonl_default_and_custom_field(tmp_path):

@@ -1,13 +1,15 @@
-"""Object storage on a real S3 API (moto's server on 127.0.0.1): dedup -> tokenize with every input and
-output on ``s3://`` gives the same rows and the same sha256 of every part file as on local paths; a
+"""Object storage on a real S3 API (moto's server on 127.0.0.1): the chain urls -> dedup -> contamination
+-> decontaminate -> tokenize -> two training steps with every input and output on ``s3://`` gives the
+same rows and the same sha256 of every part file as on local paths, and ``verify`` passes on each URI; a
 rerun skips, a remote folder without its manifest is never taken as complete, and each bad input
-(unreachable endpoint, missing bucket, missing credentials, no permission) is a one-line error
-naming the URI and the fix."""
+(unreachable endpoint, missing bucket, missing credentials, no permission) is a one-line error naming
+the URI and the fix. The writer's lease on object storage: ``test_storage_lease.py``."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,13 +20,15 @@ from realdata import shared_data
 from s3_server import BUCKET, auth_s3, s3  # noqa: F401  (fixtures)
 
 from webtext.cli import main
-from webtext.paths import MANIFEST
+from webtext.paths import CHECKPOINT_RECORD, MANIFEST
 from webtext.storage.uris import filesystem
+from webtext.writer_lock import LOCK_NAME
 
 
 @pytest.fixture(autouse=True)
 def _cache(tmp_path, monkeypatch):
     monkeypatch.setenv("WEBTEXT_STORAGE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr("webtext.writer_lock.SETTLE_S", 0.0)  # one writer per folder here: no race to wait out
 
 
 def _upload(local: Path, uri: str) -> None:
@@ -47,57 +51,160 @@ def _digests(manifest: dict) -> dict[str, tuple[int, str, int | None]]:
     return {f["path"]: (f["bytes"], f["sha256"], f.get("rows")) for s in manifest["shards"] for f in s["files"]}
 
 
+def _without(manifest: dict, path: str) -> dict:
+    """``manifest`` without the file ``path`` in its shards' lists."""
+    return {**manifest, "shards": [{**s, "files": [f for f in s["files"] if f["path"] != path]}
+                                   for s in manifest["shards"]]}
+
+
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory) -> Path:
-    """Tiny Shakespeare as ~3000-character docs (with planted exact copies) and a 400-token BPE."""
-    from webtext.tokenize.bpe import train_bpe
-
+    """Tiny Shakespeare as ~3000-character docs (with planted exact copies), in two Parquet files."""
     root = tmp_path_factory.mktemp("storage-inputs")
     text = (shared_data("tinyshakespeare") / "input.txt").read_text(encoding="utf-8")[:200_000]
     docs = [text[i:i + 3000] for i in range(0, len(text), 3000)]
     docs += docs[:5]  # exact duplicates dedup must drop
     rows = [{"id": f"d{i:04d}", "url": f"https://example.com/{i}", "text": t} for i, t in enumerate(docs)]
-    (root / "docs").mkdir()
-    half = len(rows) // 2
-    for k, part in enumerate((rows[:half], rows[half:])):
-        pq.write_table(pa.Table.from_pylist(part), root / "docs" / f"part-{k:05d}.parquet")
-    train_bpe(docs, 400).save(root / "tokenizer")
+    _write_docs(rows, root / "docs")
     return root
 
 
-def _pipeline(docs: str, tokenizer: str, work: str) -> int:
-    rc = main(["-q", "dedup", docs, "--out", f"{work}/dedup", "--runner", "local"])
-    if rc:
-        return rc
-    return main(["-q", "tokenize", f"{work}/dedup", "--tokenizer", tokenizer, "--out", f"{work}/tokens",
-                 "--val-fraction", "0.1", "--runner", "local"])
+def _write_docs(rows: list[dict], folder: Path) -> None:
+    folder.mkdir(parents=True)
+    half = len(rows) // 2
+    for k, part in enumerate((rows[:half], rows[half:])):
+        pq.write_table(pa.Table.from_pylist(part), folder / f"part-{k:05d}.parquet")
 
 
-def test_pipeline_on_s3_matches_local_paths(inputs, s3, tmp_path):  # noqa: F811
-    assert _pipeline(str(inputs / "docs"), str(inputs / "tokenizer"), str(tmp_path / "local")) == 0
-    _upload(inputs / "docs", s3.uri("in", "docs"))
-    _upload(inputs / "tokenizer", s3.uri("in", "tokenizer"))
+STAGES = ("urls", "dedup", "contamination", "contamination-bloom", "clean", "tokens")
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory) -> Path:
+    """What a user brings: two synthetic Pushshift dumps, a subreddit blocklist, a benchmark test set
+    (lines of Tiny Shakespeare, which the documents quote, and lines no document has) and GPT-2's BPE."""
+    from webtext.demo.sample_dump import write_sample_dump
+
+    root = tmp_path_factory.mktemp("storage-sources")
+    write_sample_dump(root / "dumps" / "RS_2017-01.zst", 800, seed=3, junk_every=40)
+    write_sample_dump(root / "dumps" / "RS_2017-02.bz2", 300, seed=4)
+    (root / "subreddits.txt").write_text("politics\n")
+    lines = [line for line in _shakespeare().splitlines() if len(line.split()) >= 10][:12]
+    lines += [f"an invented test sentence number {i} that no document in the corpus ever holds" for i in range(8)]
+    (root / "quiz.txt").write_text("\n".join(lines) + "\n")
+    shutil.copytree(shared_data("gpt2-bpe"), root / "gpt2-bpe")
+    return root
+
+
+def _shakespeare() -> str:
+    return (shared_data("tinyshakespeare") / "input.txt").read_text(encoding="utf-8")[:150_000]
+
+
+def _listed_rows(folder: str) -> list[dict]:
+    """The rows of every part file a dataset's manifest lists (``folder`` a path or a URI)."""
+    if "://" in folder:
+        fs, root = filesystem(folder)
+        manifest = json.loads(_read(f"{folder}/{MANIFEST}"))
+        paths = [f"{root}/{f['path']}" for s in manifest["shards"] for f in s["files"]]
+    else:
+        fs, manifest = None, json.loads((Path(folder) / MANIFEST).read_text())
+        paths = [f"{folder}/{f['path']}" for s in manifest["shards"] for f in s["files"]]
+    return [r for p in sorted(paths) if p.endswith(".parquet") for r in pq.read_table(p, filesystem=fs).to_pylist()]
+
+
+def _chain(src: str, work: str, scratch: Path) -> None:
+    """urls -> documents -> dedup -> contamination (twice: building the Bloom filter, then from the saved
+    one) -> decontaminate -> tokenize -> 2 training steps, every path under ``src`` and ``work``.
+
+    crawl and extract are not in the chain: a crawl's WARC records carry their fetch times, so two
+    crawls never give the same bytes. The documents stand in for extract's output: one per kept URL
+    of the urls stage (read back from ``work``), its text a piece of Tiny Shakespeare."""
+    from train_fixtures import COMMON
+
+    run = ["--runner", "local"]
+    assert main(["-q", "urls", f"{src}/dumps/RS_2017-*", "--subreddit-blocklist", f"{src}/subreddits.txt",
+                 "--buckets", "2", "--out", f"{work}/urls", *run]) == 0
+    urls = sorted(r["url"] for r in _listed_rows(f"{work}/urls"))
+    text = _shakespeare()
+    texts = [text[i:i + 3000] for i in range(0, len(text), 3000)]
+    docs = [{"id": f"d{i:04d}", "url": url, "text": texts[i % len(texts)]} for i, url in enumerate(urls)]
+    assert len(docs) > len(texts)  # some texts twice: the copies dedup drops
+    _write_docs(docs, scratch / "docs")
+    if "://" in work:
+        _upload(scratch / "docs", f"{work}/docs")
+    else:
+        shutil.copytree(scratch / "docs", f"{work}/docs")
+    assert main(["-q", "dedup", f"{work}/docs", "--out", f"{work}/dedup", *run]) == 0
+    quiz = ["--benchmark", f"quiz=lines:{src}/quiz.txt", "--random-check", "1000"]
+    assert main(["-q", "contamination", f"{work}/dedup", *quiz, "--out", f"{work}/contamination", *run]) == 0
+    assert main(["-q", "contamination", f"{work}/dedup", *quiz, "--bloom", f"{work}/contamination/corpus.bloom",
+                 "--out", f"{work}/contamination-bloom", *run]) == 0
+    assert main(["-q", "decontaminate", f"{work}/dedup", "--report", f"{work}/contamination",
+                 "--out", f"{work}/clean", *run]) == 0
+    assert main(["-q", "tokenize", f"{work}/clean", "--tokenizer", f"{src}/gpt2-bpe", "--val-fraction", "0.1",
+                 "--out", f"{work}/tokens", *run]) == 0
+    assert main(["-q", "train", "--data", f"{work}/tokens", *COMMON, "--max-steps", "2", "--checkpoint-every", "2",
+                 "--out", f"{work}/run"]) == 0
+
+
+@pytest.mark.slow
+def test_urls_to_training_on_s3_matches_local_paths(sources, s3, tmp_path):  # noqa: F811
+    """Every input and output on s3://: the same rows and sha256 of every file as on local paths."""
+    pytest.importorskip("torch")
+    local = tmp_path / "local"
+    local.mkdir()
+    _chain(str(sources), str(local), tmp_path / "scratch-local")
+    _upload(sources, s3.uri("src"))
     work = s3.uri("work")
-    assert _pipeline(s3.uri("in", "docs"), s3.uri("in", "tokenizer"), work) == 0
-    for stage, parts in (("dedup", [""]), ("tokens", [""])):  # tokens lists train/ and val/ files itself
-        for part in parts:
-            rel = f"{stage}/{part}".rstrip("/")
-            local = json.loads((tmp_path / "local" / rel / MANIFEST).read_text())
-            remote = json.loads(_read(f"{work}/{rel}/{MANIFEST}"))
-            assert local["shards"] and _digests(remote) == _digests(local), rel
-            for path in _digests(remote):  # every listed object is there, whole
-                assert _exists(f"{work}/{rel}/{path}")
-    assert main(["verify", f"{work}/dedup"]) == 0
+    _chain(s3.uri("src"), work, tmp_path / "scratch-s3")
 
-    # a rerun finds the remote manifest and skips; without it the folder is incomplete and is redone
-    before = _read(f"{work}/dedup/{MANIFEST}")
-    assert main(["-q", "dedup", s3.uri("in", "docs"), "--out", f"{work}/dedup", "--runner", "local"]) == 0
-    assert _read(f"{work}/dedup/{MANIFEST}") == before
-    fs, path = filesystem(f"{work}/dedup/{MANIFEST}")
+    for stage in STAGES:
+        mine = json.loads((local / stage / MANIFEST).read_text())
+        theirs = json.loads(_read(f"{work}/{stage}/{MANIFEST}"))
+        if stage == "contamination-bloom":
+            # its report.json names the saved filter as this run read it (a local path; from s3, the node-local
+            # copy): compared without that one entry
+            mine, theirs = _without(mine, "report.json"), _without(theirs, "report.json")
+            reports = [json.loads((local / stage / "report.json").read_text()),
+                       json.loads(_read(f"{work}/{stage}/report.json"))]
+            for report in reports:
+                del report["bloom"]["file"]
+            assert reports[0] == reports[1]
+        assert mine["shards"] and _digests(theirs) == _digests(mine), stage
+        for path in _digests(theirs):  # every listed object is there, whole
+            assert _exists(f"{work}/{stage}/{path}"), (stage, path)
+        assert main(["verify", f"{work}/{stage}"]) == 0, stage
+    assert _listed_rows(f"{work}/tokens") == _listed_rows(str(local / "tokens"))
+    report = json.loads(_read(f"{work}/contamination/report.json"))
+    assert report == json.loads((local / "contamination" / "report.json").read_text())
+
+    losses = [json.loads(line)["loss"] for line in (local / "run" / "metrics.jsonl").read_text().splitlines()]
+    remote = [json.loads(line)["loss"] for line in _read(f"{work}/run/metrics.jsonl").decode().splitlines()]
+    assert losses == remote and len(losses) == 2
+    record = f"step-2/{CHECKPOINT_RECORD}"
+    tensors = [{k: v for k, v in files.items() if k != ".metadata"}  # torch's .metadata holds a random save id
+               for files in (json.loads(_read(f"{work}/run/{record}"))["files"],
+                             json.loads((local / "run" / record).read_text())["files"])]
+    assert tensors[0] and tensors[0] == tensors[1]
+    assert main(["verify", f"{work}/run"]) == 0
+    fs, root = filesystem(work)
+    objects = fs.get_file_info(pafs.FileSelector(root, recursive=True))
+    assert objects and not [i.path for i in objects if i.base_name == LOCK_NAME]  # each run removed its lease
+
+
+def test_rerun_skips_and_a_folder_without_its_manifest_is_redone(inputs, s3):  # noqa: F811
+    _upload(inputs / "docs", s3.uri("rerun-in", "docs"))
+    docs, out = s3.uri("rerun-in", "docs"), s3.uri("rerun", "dedup")
+    argv = ["-q", "dedup", docs, "--out", out, "--runner", "local"]
+    assert main(argv) == 0
+    before = _read(f"{out}/{MANIFEST}")
+    assert main(argv) == 0
+    assert _read(f"{out}/{MANIFEST}") == before
+    fs, path = filesystem(f"{out}/{MANIFEST}")
     fs.delete_file(path)  # an upload interrupted before its last object
-    assert main(["verify", f"{work}/dedup"]) == 1
-    assert main(["-q", "dedup", s3.uri("in", "docs"), "--out", f"{work}/dedup", "--runner", "local"]) == 0
-    assert _digests(json.loads(_read(f"{work}/dedup/{MANIFEST}"))) == _digests(json.loads(before))
+    assert main(["verify", out]) == 1
+    assert main(argv) == 0
+    assert _digests(json.loads(_read(f"{out}/{MANIFEST}"))) == _digests(json.loads(before))
 
 
 def _one_line_error(capsys, argv: list[str], uri: str, fix: str) -> None:
@@ -143,22 +250,3 @@ def test_no_permission_and_missing_credentials(inputs, auth_s3, capsys, monkeypa
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
     _one_line_error(capsys, argv, uri, "no credentials found; set AWS_ACCESS_KEY_ID")
-
-
-def test_train_steps_on_s3_match_local_paths(inputs, s3, tmp_path):  # noqa: F811
-    """Two training steps from s3:// tokens into an s3:// run: the same losses and checkpoint files."""
-    pytest.importorskip("torch")
-    from train_fixtures import COMMON
-
-    local_tokens = tmp_path / "tokens"
-    assert main(["-q", "tokenize", str(inputs / "docs"), "--tokenizer", str(inputs / "tokenizer"), "--out",
-                 str(local_tokens), "--val-fraction", "0.1", "--runner", "local"]) == 0
-    _upload(local_tokens, s3.uri("train-in", "tokens"))
-    argv = ["-q", "train", *COMMON, "--max-steps", "2", "--checkpoint-every", "2"]
-    assert main([*argv, "--data", str(local_tokens), "--out", str(tmp_path / "run")]) == 0
-    assert main([*argv, "--data", s3.uri("train-in", "tokens"), "--out", s3.uri("run")]) == 0
-    local = [json.loads(line)["loss"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    remote = [json.loads(line)["loss"] for line in _read(s3.uri("run", "metrics.jsonl")).decode().splitlines()]
-    assert local == remote and len(local) == 2
-    assert _exists(s3.uri("run", MANIFEST)) and _exists(s3.uri("run", "step-2"))
-    assert main(["verify", s3.uri("run")]) == 0

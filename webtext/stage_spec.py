@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import glob
 import importlib
 from collections.abc import Callable, Iterable, Mapping
@@ -89,12 +90,10 @@ def input_paths(paths: Iterable[str], key: str = "inputs") -> list[StaticInput]:
     return [StaticInput(f"{key}[{i}]", p) for i, p in enumerate(paths)]
 
 
-def _localised(cfg: Any) -> Any:
-    import dataclasses
-
+def _localised(cfg: Any, declared: list[StaticInput]) -> Any:
     from webtext.storage.views import localise
 
-    return localise(cfg) if dataclasses.is_dataclass(cfg) else cfg
+    return localise(cfg, [i.path for i in declared]) if dataclasses.is_dataclass(cfg) else cfg
 
 
 def _exists(path: str) -> bool:
@@ -106,6 +105,10 @@ def _exists(path: str) -> bool:
         from webtext.storage.uris import check_bucket, filesystem, translate
 
         check_bucket(path)
+        if glob.has_magic(path.split("://", 1)[1]):
+            from webtext.storage.views import matches
+
+            return bool(matches(path))
         fs, inner = filesystem(path)
         try:
             return fs.get_file_info(inner).type != pafs.FileType.NotFound
@@ -155,12 +158,14 @@ class StageSpec:
 
         fn = self.run_function()
         runner = runner if self.uses_runner else None
+        # URIs inside a config value (a benchmark's NAME=lines:URI) are found through what the stage declares
+        declared = self.static_inputs(cfg) if self.static_inputs is not None and dataclasses.is_dataclass(cfg) else []
         from webtext.writer_lock import writer_lock
 
         if not is_remote(out):
             local = local_path(out)
             with writer_lock(local, self.name):
-                return fn(_localised(cfg), local, runner)
+                return fn(_localised(cfg, declared), local, runner)
         from webtext.storage.sync import pull, push, staging_dir
 
         uri = str(out)
@@ -168,7 +173,7 @@ class StageSpec:
         with writer_lock(uri, self.name):
             local = pull(uri, staging_dir(uri))
             try:
-                return fn(_localised(cfg), local, runner)
+                return fn(_localised(cfg, declared), local, runner)
             finally:
                 push(local, uri)
 

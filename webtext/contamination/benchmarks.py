@@ -271,12 +271,13 @@ def loader_name(name: str, source: str) -> str:
 
 
 def source_under(source: str, base: Path) -> str:
-    """``SOURCE`` with a relative path made relative to ``base`` (the pipeline file's folder); ``hf:`` untouched."""
+    """``SOURCE`` with a relative path made relative to ``base`` (the pipeline file's folder); ``hf:`` and URIs
+    untouched."""
     if source.startswith("hf:"):
         return source
     prefix = "lines:" if source.startswith("lines:") else ""
     path = source[len(prefix):]
-    return prefix + (path if not path or Path(path).is_absolute() else str(base / path))
+    return prefix + (path if not path or "://" in path or Path(path).is_absolute() else str(base / path))
 
 
 def _field_of(source: str) -> tuple[str, str | None]:

@@ -9,6 +9,7 @@ from typing import Literal
 from webtext.config import inputs_under, opt, subkey, under
 from webtext.contamination.benchmarks import parse_spec, resolve_source, source_under
 from webtext.errors import ConfigError
+from webtext.paths import MANIFEST
 from webtext.stage_spec import StaticInput, input_paths
 
 
@@ -134,7 +135,8 @@ class DecontaminateConfig:
                 raise ConfigError(subkey(key, name), "must be >= 0")
 
     def static_inputs(self) -> list[StaticInput]:
-        report = StaticInput("report", str(Path(self.report) / "_manifest.json"), "finished contamination report")
+        # joined as text: Path would fold a URI's "s3://" into "s3:/"
+        report = StaticInput("report", f"{self.report.rstrip('/')}/{MANIFEST}", "finished contamination report")
         return [*input_paths(self.inputs), report]
 
     def resolve_paths(self, base: Path) -> DecontaminateConfig:

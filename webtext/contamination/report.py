@@ -152,7 +152,9 @@ def report_task(cfg: ContaminationConfig, out: Path, task: ShardTask[ReportInput
             "fp_rate_target": cfg.fp_rate,
             "fp_bound": false_positive_bound(bloom.m, bloom.k, max(bloom.bound_items, 1)),
             "fill_ratio": bloom.fill_ratio(), "random_strings": cfg.random_check, "random_string_hits": fp_hits,
-            "file": str(bloom_file or cfg.bloom),
+            # a filter built here is named relative to the report, which stays true wherever the folder is
+            # copied or published (object storage); a saved one as the path this run read it from
+            "file": bloom_file.name if bloom_file is not None else str(cfg.bloom),
         }
     report["top_documents"] = _top_documents(hits, cfg.top_documents)
     report["top_examples"] = examples_top

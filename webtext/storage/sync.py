@@ -21,11 +21,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import shutil
 from pathlib import Path
 
 from webtext.paths import MANIFEST, STATS_DIR, TMP_MARK
 from webtext.storage.uris import filesystem, translate
+from webtext.writer_lock import LOCK_NAME
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,8 @@ def cache_root() -> Path:
 def staging_dir(uri: str, kind: str = "out") -> Path:
     """The node-local folder standing for ``uri`` (stable, so reruns on this node reuse it)."""
     digest = hashlib.sha256(uri.rstrip("/").encode()).hexdigest()[:16]
-    name = uri.rstrip("/").rsplit("/", 1)[-1] or "root"
+    # a glob's wildcards left in the folder name would match other cached folders when the glob is expanded
+    name = re.sub(r"[*?\[\]]", "_", uri.rstrip("/").rsplit("/", 1)[-1]) or "root"
     return cache_root() / kind / f"{name}-{digest}"
 
 
@@ -50,14 +53,20 @@ def remote_files(uri: str) -> dict[str, int]:
         infos = fs.get_file_info(pafs.FileSelector(root, allow_not_found=True, recursive=True))
     except OSError as exc:
         raise translate(uri, exc) from None
-    return {i.path[len(root):].lstrip("/"): i.size for i in infos if i.type == pafs.FileType.File}
+    return {rel: i.size for i in infos if i.type == pafs.FileType.File
+            and not _is_lease(rel := i.path[len(root):].lstrip("/"))}
+
+
+def _is_lease(rel: str) -> bool:
+    """A writer's lease object (``webtext.writer_lock``): the run's, never the dataset's, so never synced."""
+    return rel.rsplit("/", 1)[-1] == LOCK_NAME
 
 
 def _local_files(folder: Path) -> dict[str, int]:
     if not folder.is_dir():
         return {}
     return {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*")
-            if p.is_file() and not p.name.startswith(TMP_MARK)}
+            if p.is_file() and not p.name.startswith(TMP_MARK) and p.name != LOCK_NAME}
 
 
 def pull(uri: str, local: Path) -> Path:
