@@ -250,3 +250,17 @@ def test_no_permission_and_missing_credentials(inputs, auth_s3, capsys, monkeypa
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
     _one_line_error(capsys, argv, uri, "no credentials found; set AWS_ACCESS_KEY_ID")
+
+
+def test_saved_filter_inside_the_remote_out_it_would_replace_is_refused(inputs, s3, capsys):  # noqa: F811
+    out = s3.uri("report")
+    _upload(inputs / "docs", s3.uri("docs"))
+    fs, path = filesystem(f"{out}/corpus.bloom")
+    with fs.open_output_stream(path) as f:
+        f.write(b"a filter the run would delete")
+    quiz = inputs / "quiz.txt"
+    quiz.write_text("to be or not to be that is the question whether tis nobler in the mind\n")
+    _one_line_error(capsys, ["-q", "contamination", s3.uri("docs"), "--benchmark", f"quiz=lines:{quiz}",
+                             "--bloom", f"{out}/corpus.bloom", "--out", out, "--runner", "local"],
+                    f"{out}/corpus.bloom", "copy it elsewhere first")
+    assert _read(f"{out}/corpus.bloom") == b"a filter the run would delete"

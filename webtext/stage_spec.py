@@ -170,6 +170,12 @@ class StageSpec:
 
         uri = str(out)
         check_bucket(uri)
+        # An input inside --out would be replaced by the run that reads it (a saved corpus.bloom of the
+        # report being rewritten); locally each stage checks this on real paths, here only URIs compare.
+        inside = next((item for item in declared if "://" in item.path and _within(item.path, [uri])), None)
+        if inside is not None:
+            raise ConfigError(inside.key, f"{inside.path} lies in --out {uri}, which this run replaces: "
+                                          "copy it elsewhere first")
         with writer_lock(uri, self.name):
             local = pull(uri, staging_dir(uri))
             try:
