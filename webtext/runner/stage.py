@@ -30,7 +30,7 @@ import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from webtext.data import Manifest, manifest_digest, merge_counts
 from webtext.errors import StageFailedError
@@ -39,6 +39,8 @@ from webtext.runner.base import Runner, ShardFn, ShardTask, execute_shard
 from webtext.writer_lock import writer_lock
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def fingerprint_of(stage: str, config: dict[str, Any], inputs: list[dict[str, Any]]) -> str:
@@ -121,6 +123,18 @@ def _stale(dataset: Path, fingerprint: str, manifest: Manifest | None) -> bool:
     return False
 
 
+def _holding_writer_lock(fn: Callable[P, R]) -> Callable[P, R]:
+    """``fn`` run under its ``dataset`` folder's writer lock (a second run on the folder is refused)."""
+
+    @functools.wraps(fn)
+    def locked(*args: P.args, **kwargs: P.kwargs) -> R:
+        with writer_lock(Path(str(kwargs["dataset"])), str(kwargs["stage"])):
+            return fn(*args, **kwargs)
+
+    return locked
+
+
+@_holding_writer_lock
 def run_stage(
     *,
     stage: str,
@@ -136,26 +150,7 @@ def run_stage(
     redo_if: Callable[[dict[str, Any]], bool] | None = None,  # a finished shard's record -> run it again?
 ) -> Manifest:
     """Run ``shard_fn`` over ``tasks`` into ``dataset``; return its manifest (new or existing)."""
-    with writer_lock(dataset, stage):
-        return _run_stage(stage=stage, dataset=Path(dataset), config=config, inputs=inputs, tasks=tasks,
-                          shard_fn=shard_fn, runner=runner, parts=parts, side_dirs=side_dirs,
-                          extra_stats=extra_stats, redo_if=redo_if)
-
-
-def _run_stage(
-    *,
-    stage: str,
-    dataset: Path,
-    config: dict[str, Any],
-    inputs: list[dict[str, Any]],
-    tasks: Sequence[ShardTask],
-    shard_fn: ShardFn,
-    runner: Runner,
-    parts: Sequence[str],
-    side_dirs: Sequence[str],
-    extra_stats: dict[str, Any] | None,
-    redo_if: Callable[[dict[str, Any]], bool] | None,
-) -> Manifest:
+    dataset = Path(dataset)
     fingerprint = fingerprint_of(stage, config, inputs)
     existing = Manifest.read(dataset)
     legacy = _legacy(side_dirs, parts)
