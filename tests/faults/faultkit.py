@@ -15,6 +15,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,6 +42,7 @@ def fault_env(fault: str | None = None, once: Path | None = None) -> tuple[dict[
     mark = uuid.uuid4().hex
     env = {k: v for k, v in os.environ.items() if not k.startswith("WEBTEXT_FAULT")}
     env[MARK] = mark
+    env.setdefault("OMP_NUM_THREADS", "1")  # torch stages on a busy 2-core machine: one thread is faster
     if fault:
         env["WEBTEXT_FAULT"] = fault
     if once is not None:
@@ -126,3 +129,45 @@ def last_line(done: subprocess.CompletedProcess[str]) -> str:
 
 def stats_of(dataset: Path) -> dict:
     return json.loads((dataset / "_manifest.json").read_text())["stats"]
+
+
+def assert_one_line_error(done: subprocess.CompletedProcess[str], path: Path | str) -> str:
+    """The run exited 1 without a traceback, its last line naming ``path``; returns that line."""
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    line = last_line(done)
+    assert str(path) in line, line
+    return line
+
+
+def flip_byte(path: Path) -> None:
+    """Corrupt ``path`` in place without changing its size (what only a checksum finds)."""
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@contextmanager
+def lock_held(out: Path, stage: str) -> Iterator[int]:
+    """Another process holds ``out``'s writer lock while the block runs; yields its pid."""
+    env, mark = fault_env()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from webtext.writer_lock import writer_lock\n"
+         f"with writer_lock({str(out)!r}, {stage!r}):\n print('held', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield holder.pid
+    finally:
+        holder.communicate("")
+    assert not survivors(mark)
+
+
+def assert_second_writer_refused(args: list[str], out: Path, stage: str) -> None:
+    """``webtext-build ARGS`` into ``out`` while another run holds it: exit 1 naming the holder, nothing written."""
+    with lock_held(out, stage) as pid:
+        second = run(args)
+        assert second.returncode == 1, second.stderr[-3000:]
+        line = last_line(second)
+        assert f"{out} is being written by another run (pid {pid} on " in line and "--out" in line
+        assert sorted(p.name for p in out.iterdir()) == ["__lock"]  # it wrote nothing beside the holder
