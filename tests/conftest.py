@@ -1,22 +1,11 @@
-"""Shared fixtures: the one helper that reads ../shared/data, and one local Ray per session."""
+"""Shared fixtures: one local Ray per session; ``shared_data`` (real_data.py), re-exported for the tests."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def shared_data(name: str) -> Path:
-    """A folder of the real third-party data in ../shared/data; skips the test if it is absent."""
-    root = Path(os.environ.get("WEBTEXT_SHARED_DATA", REPO.parent / "shared" / "data"))
-    path = root / name
-    if not path.exists():
-        pytest.skip(f"real data {path} is not on this machine (set WEBTEXT_SHARED_DATA to its folder)")
-    return path
+from real_data import REPO, shared_data  # noqa: F401 (tests import both from here too)
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
-from conftest import shared_data
+from real_data import shared_data
 
 from webtext.cli import main
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -89,9 +90,9 @@ class ChainBase:
     once; ``args(stage, out)`` is the command line a fault test reruns, reading the baselines."""
 
     STEPS = 4  # checkpoints at steps 2 and 4: a resume has a checkpoint to start from and steps to redo
-    READS = {"dedup": (), "contamination": ("dedup",), "train-tokenizer": ("dedup",),
-             "tokenize": ("train-tokenizer",), "train": ("tokenize",), "eval": ("train",),
-             "memorization": ("contamination", "eval")}
+    READS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "dedup": (), "contamination": ("dedup",), "train-tokenizer": ("dedup",), "tokenize": ("train-tokenizer",),
+        "train": ("tokenize",), "eval": ("train",), "memorization": ("contamination", "eval")}
 
     def __init__(self, root: Path) -> None:
         from memorization_fixtures import write_corpus
