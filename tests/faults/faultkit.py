@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -137,13 +138,17 @@ def stats_of(dataset: Path) -> dict:
     return json.loads((dataset / "_manifest.json").read_text())["stats"]
 
 
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [A-Z]+ ")  # webtext.logs' format: the progress
+
+
 def assert_one_line_error(done: subprocess.CompletedProcess[str], path: Path | str) -> str:
-    """The run exited 1 without a traceback, its last line naming ``path``; returns that line."""
+    """The run exited 1 saying one thing besides its progress log (no traceback, no list of shards), a line
+    naming ``path``; returns that line."""
     assert done.returncode == 1, done.stderr[-3000:]
-    assert "Traceback" not in done.stderr, done.stderr[-3000:]
-    line = last_line(done)
-    assert str(path) in line, line
-    return line
+    said = [line for line in done.stderr.strip().splitlines() if not LOG_LINE.match(line)]
+    assert len(said) == 1, done.stderr[-3000:]
+    assert str(path) in said[0], said[0]
+    return said[0]
 
 
 def flip_byte(path: Path) -> None:
