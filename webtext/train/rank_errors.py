@@ -20,18 +20,18 @@ from webtext.errors import FatalError, WriteError
 ENV = "WEBTEXT_RANK_ERRORS"
 
 
-def note(exc: FatalError) -> bool:
-    """Leave ``exc`` for the launcher; False when this rank has no launcher folder (it must print itself)."""
+def note(exc: FatalError) -> None:
+    """Leave ``exc`` for the launcher; nothing when this rank has no launcher folder (it prints its error)."""
     folder = os.environ.get(ENV)
     if not folder:
-        return False
+        return
     from webtext.paths import atomic_write_bytes
 
     rank = os.environ.get("RANK", "0")
     record = {"rank": rank, "kind": type(exc).__name__, "message": str(exc), "path": getattr(exc, "path", None)}
-    with contextlib.suppress(OSError):  # no note: the launcher says "see the log"; never a second error
+    # a full disk under the note too: the launcher then says "see the log"; never a second error
+    with contextlib.suppress(OSError, WriteError):
         atomic_write_bytes(Path(folder) / f"rank-{rank}.json", json.dumps(record).encode())
-    return True
 
 
 def peer_failed() -> bool:
