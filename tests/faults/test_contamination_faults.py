@@ -1,6 +1,6 @@
-"""The contamination stage (passes: n-gram scan -> Bloom filter slices -> hits, then the report) with its
-driver SIGKILLed inside a pass or its disk full under the report: the rerun's output equals the
-undisturbed run's (rows and sha256 of every file of every pass)."""
+"""The contamination stage (passes: the corpus scan for benchmark n-grams in hits/, the Bloom filter slices in
+bloom/, then the report) with its driver SIGKILLed inside a pass or its disk full under the report: the
+rerun's output equals the undisturbed run's (rows and sha256 of every file of every pass)."""
 
 from __future__ import annotations
 
