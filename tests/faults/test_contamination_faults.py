@@ -10,13 +10,17 @@ from faultkit import assert_one_line_error, assert_same, killed, run
 pytestmark = pytest.mark.slow
 
 
-def test_driver_killed_inside_the_hits_pass_rerun_equals_undisturbed(chain, tmp_path):
+@pytest.mark.parametrize("fault", [
+    "kill:before-rename:*/contamination/hits/part-00000.parquet",  # inside the scan pass
+    "kill:after-rename:*/contamination/_manifest.json",  # complete: the rerun skips it
+])
+def test_driver_killed_rerun_equals_undisturbed(chain, tmp_path, fault):
     base, out = chain.baseline("contamination"), tmp_path / "contamination"
-    first = run(chain.args("contamination", out), fault="kill:before-rename:*/contamination/hits/part-00000.parquet")
+    first = run(chain.args("contamination", out), fault=fault)
     assert killed(first), first.stderr[-2000:]
-    assert not (out / "_manifest.json").exists()
     second = run(chain.args("contamination", out))
     assert second.returncode == 0, second.stderr[-2000:]
+    assert ("already complete" in second.stderr) == fault.startswith("kill:after-rename")
     assert_same(out, base, located=("report.json",))  # it names its corpus.bloom by path
 
 
