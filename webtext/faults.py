@@ -22,7 +22,8 @@ ONCE_ENV = "WEBTEXT_FAULT_ONCE"
 
 #: point -> what its subject is (and where it is called).
 POINTS = {
-    "before-rename": "the final path of a file written atomically, before its temporary is renamed (paths.py)",
+    "before-rename": "the final path of a file written atomically, before its temporary is renamed (paths.py), "
+                     "or of a checkpoint folder, before .tmp-step-N becomes step-N (train/checkpoint.py)",
     "after-rename": "the same path, just after the rename",
     "extract-page": "the URL of a page, in the extraction child before trafilatura sees it (extract/worker.py)",
     "crawl-page": "the URL of a page, in the crawl process after its WARC record is written (spider/pipelines.py)",

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,6 +43,7 @@ def fault_env(fault: str | None = None, once: Path | None = None) -> tuple[dict[
     mark = uuid.uuid4().hex
     env = {k: v for k, v in os.environ.items() if not k.startswith("WEBTEXT_FAULT")}
     env[MARK] = mark
+    env.setdefault("OMP_NUM_THREADS", "1")  # torch stages on a busy 2-core machine: one thread is faster
     if fault:
         env["WEBTEXT_FAULT"] = fault
     if once is not None:
@@ -110,8 +114,14 @@ def contents(dataset: Path) -> dict[str, tuple[int | None, str]]:
     return found
 
 
-def assert_same(dataset: Path, baseline: Path) -> None:
-    assert contents(dataset) == contents(baseline)
+def assert_same(dataset: Path, baseline: Path, located: tuple[str, ...] = ()) -> None:
+    """``dataset`` holds what ``baseline`` does, file by file, and ``verify`` passes. ``located``: files that
+    name their own folder (the contamination report's ``corpus.bloom``), compared with that name replaced."""
+    ours, theirs = contents(dataset), contents(baseline)
+    for name in located:
+        assert (dataset / name).read_text().replace(str(dataset), str(baseline)) == (baseline / name).read_text()
+        del ours[name], theirs[name]
+    assert ours == theirs
     verify = subprocess.run([*cli(), "verify", str(dataset)], capture_output=True, text=True)
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
@@ -126,3 +136,49 @@ def last_line(done: subprocess.CompletedProcess[str]) -> str:
 
 def stats_of(dataset: Path) -> dict:
     return json.loads((dataset / "_manifest.json").read_text())["stats"]
+
+
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [A-Z]+ ")  # webtext.logs' format: the progress
+
+
+def assert_one_line_error(done: subprocess.CompletedProcess[str], path: Path | str) -> str:
+    """The run exited 1 saying one thing besides its progress log (no traceback, no list of shards), a line
+    naming ``path``; returns that line."""
+    assert done.returncode == 1, done.stderr[-3000:]
+    said = [line for line in done.stderr.strip().splitlines() if not LOG_LINE.match(line)]
+    assert len(said) == 1, done.stderr[-3000:]
+    assert str(path) in said[0], said[0]
+    return said[0]
+
+
+def flip_byte(path: Path) -> None:
+    """Corrupt ``path`` in place without changing its size (what only a checksum finds)."""
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@contextmanager
+def lock_held(out: Path, stage: str) -> Iterator[int]:
+    """Another process holds ``out``'s writer lock while the block runs; yields its pid."""
+    env, mark = fault_env()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from webtext.writer_lock import writer_lock\n"
+         f"with writer_lock({str(out)!r}, {stage!r}):\n print('held', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield holder.pid
+    finally:
+        holder.communicate("")
+    assert not survivors(mark)
+
+
+def assert_second_writer_refused(args: list[str], out: Path, stage: str) -> None:
+    """``webtext-build ARGS`` into ``out`` while another run holds it: exit 1 naming the holder, nothing written."""
+    with lock_held(out, stage) as pid:
+        second = run(args)
+        assert second.returncode == 1, second.stderr[-3000:]
+        line = last_line(second)
+        assert f"{out} is being written by another run (pid {pid} on " in line and "--out" in line
+        assert sorted(p.name for p in out.iterdir()) == ["__lock"]  # it wrote nothing beside the holder

@@ -11,6 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from faultkit import flip_byte
 from test_extract_fetch_log import crawl_dataset, page
 from train_fixtures import tokens_dir  # noqa: F401 (fixture)
 
@@ -108,9 +109,7 @@ def test_a_deleted_warc_fails_and_unlogged_records_are_not_documents(tmp_path, c
 def test_a_same_size_flip_in_a_token_shard_stops_train(tokens_dir, tmp_path, capsys):  # noqa: F811
     tokens = Path(shutil.copytree(tokens_dir, tmp_path / "tokens"))
     shard = sorted((tokens / "train").glob("*.arrow"))[0]
-    data = bytearray(shard.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    shard.write_bytes(bytes(data))
+    flip_byte(shard)
     capsys.readouterr()
     assert main(["-q", "train", "--data", str(tokens), "--preset", "tiny", "--batch-size", "8", "--seq-len", "64",
                  "--max-steps", "1", "--out", str(tmp_path / "run")]) == 1

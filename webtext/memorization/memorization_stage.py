@@ -57,6 +57,7 @@ def check_inputs(cfg: MemorizationConfig) -> dict[str, Any]:
     from webtext.errors import VerifyError
     from webtext.memorization.heldout import checkpoints
     from webtext.memorization.inputs import EvalFolder, check_eval_model, contamination_report
+    from webtext.tokenize.shard_digests import verify_token_shards
     from webtext.tokenize.shards import TokenDataset
 
     ckpts = checkpoints(Path(cfg.run))
@@ -70,6 +71,8 @@ def check_inputs(cfg: MemorizationConfig) -> dict[str, Any]:
                                            "measure sample overlap against an exact n-gram set of the train documents")
     docs = _docs_files(Path(cfg.tokens))
     tok_hash = ckpts[max(ckpts)][1].get("tokenizer_hash")
+    for split in ("train", "val"):  # by sha256: a same-size flip would change the losses and extractions silently
+        verify_token_shards(Path(cfg.tokens), split)
     try:
         train = TokenDataset(Path(cfg.tokens), "train", tokenizer_hash=tok_hash)
         val = TokenDataset(Path(cfg.tokens), "val", tokenizer_hash=tok_hash)

@@ -7,6 +7,7 @@ same flags as ``webtext-build train``; ``--config-json`` is how ``--nproc`` pass
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -19,12 +20,22 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--config-json"]:
+        from webtext.train import rank_errors
         from webtext.train.launch import config_from_json
         from webtext.train.trainer import train_process
 
         setup_logging(0)
         out = argv[argv.index("--out") + 1]
-        return train_process(config_from_json(Path(argv[1])), Path(out))
+        try:
+            return train_process(config_from_json(Path(argv[1])), Path(out))
+        except FatalError as exc:
+            if not os.environ.get(rank_errors.ENV):  # else noted: the launcher raises it, once for all ranks
+                print(f"python -m webtext.train: rank {os.environ.get('RANK', '0')}: {exc}", file=sys.stderr)
+            return 1
+        except Exception:
+            if rank_errors.peer_failed():  # the process group broke under us because a peer stopped
+                return 1
+            raise
     parser = argparse.ArgumentParser(prog="python -m webtext.train", description=TrainConfig.__doc__)
     add_config_options(parser, TrainConfig)
     parser.add_argument("--out", required=True, help="run folder: metrics.jsonl, step-N/ checkpoints")

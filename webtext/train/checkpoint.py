@@ -25,6 +25,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from webtext import faults
 from webtext.data import file_sha256
 from webtext.errors import VerifyError, WriteError
 from webtext.paths import CHECKPOINT_RECORD, atomic_write_bytes, write_error
@@ -116,10 +117,17 @@ def save(run: Path, step: int, state: dict[str, Any], record: dict[str, Any], ke
             digest, size = file_sha256(f)
             files[f.name] = {"bytes": size, "sha256": digest}
         full = {**record, "format": FORMAT, "step": step, "files": files}
-        atomic_write_bytes(tmp / RECORD, json.dumps(full, indent=1, sort_keys=True).encode())
+        text = json.dumps(full, indent=1, sort_keys=True).encode()
+        try:
+            atomic_write_bytes(tmp / RECORD, text)
+        except WriteError as exc:  # named as the checkpoint it completes, with how to go on (--resume)
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise (save_error(exc, final, len(text)) or exc) from exc
         if final.exists():
             shutil.rmtree(final)
+        faults.hit("before-rename", str(final))
         os.replace(tmp, final)
+        faults.hit("after-rename", str(final))
         for old in checkpoint_dirs(run)[max(keep, 1):]:
             shutil.rmtree(old, ignore_errors=True)
         log.info("checkpoint: %s", final)

@@ -13,10 +13,13 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from webtext.config import to_dict
 from webtext.errors import FatalError
+from webtext.paths import atomic_write_bytes
+from webtext.train import rank_errors
 from webtext.train.config import TrainConfig
 from webtext.train.trainer import train_process
 
@@ -63,14 +66,19 @@ def launch(cfg: TrainConfig, run: Path) -> int:
         finally:
             for k in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
                 os.environ.pop(k, None)
-    run.mkdir(parents=True, exist_ok=True)
     spec = run / "launch-config.json"
-    spec.write_text(json.dumps(to_dict(cfg)))
+    atomic_write_bytes(spec, json.dumps(to_dict(cfg)).encode())  # a full disk here is a WriteError naming it
     threads = max(1, (os.cpu_count() or 1) // cfg.nproc)
-    procs = [subprocess.Popen([sys.executable, "-m", "webtext.train", "--config-json", str(spec), "--out", str(run)],
-                              env={**env, "RANK": str(r), "LOCAL_RANK": str(r), "OMP_NUM_THREADS": str(threads)})
-             for r in range(cfg.nproc)]
-    codes = [p.wait() for p in procs]
+    with tempfile.TemporaryDirectory(prefix="webtext-rank-errors-") as errors:
+        env[rank_errors.ENV] = errors
+        procs = [subprocess.Popen([sys.executable, "-m", "webtext.train", "--config-json", str(spec), "--out",
+                                   str(run)],
+                                  env={**env, "RANK": str(r), "LOCAL_RANK": str(r), "OMP_NUM_THREADS": str(threads)})
+                 for r in range(cfg.nproc)]
+        codes = [p.wait() for p in procs]
+        failure = rank_errors.noted(Path(errors))
+    if failure is not None:
+        raise failure
     bad = [c for c in codes if c]
     return bad[0] if bad else 0
 

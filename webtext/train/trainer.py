@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from webtext.config import to_dict
-from webtext.errors import ConfigError
+from webtext.errors import ConfigError, FatalError
 from webtext.paths import write_error
+from webtext.train import rank_errors
 from webtext.train.config import TrainConfig
 from webtext.train.metrics_log import truncate_metrics
 
@@ -105,6 +106,9 @@ class Trainer:
             self.resume()
             with attention_kernels(self.cfg.attention):
                 return self.train_steps()
+        except FatalError as exc:
+            rank_errors.note(exc)  # before close(): peers see the note before their collectives break
+            raise
         finally:
             self.close()
 
