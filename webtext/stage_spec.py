@@ -102,7 +102,7 @@ def _exists(path: str) -> bool:
     if is_remote(path):
         import pyarrow.fs as pafs
 
-        from webtext.storage.uris import check_bucket, filesystem, translate
+        from webtext.storage.uris import check_bucket, filesystem, storage_errors, translate
 
         check_bucket(path)
         if glob.has_magic(path.split("://", 1)[1]):
@@ -112,7 +112,7 @@ def _exists(path: str) -> bool:
         fs, inner = filesystem(path)
         try:
             return fs.get_file_info(inner).type != pafs.FileType.NotFound
-        except OSError as exc:
+        except storage_errors() as exc:
             raise translate(path, exc) from None
     return Path(path).exists() or (glob.has_magic(path) and bool(glob.glob(path)))
 

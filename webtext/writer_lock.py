@@ -146,7 +146,7 @@ class Lease:
         """The lease object's record; None when there is none."""
         import pyarrow.fs as pafs
 
-        from webtext.storage.uris import translate
+        from webtext.storage.uris import storage_errors, translate
 
         try:
             if self.fs.get_file_info(self.path).type == pafs.FileType.NotFound:
@@ -155,7 +155,7 @@ class Lease:
                 data = f.read()
         except FileNotFoundError:
             return None  # released between the two calls
-        except OSError as exc:
+        except storage_errors() as exc:
             raise translate(self.object, exc) from None
         try:
             record = json.loads(data)
@@ -164,13 +164,13 @@ class Lease:
         return record if isinstance(record, dict) else {}
 
     def _write(self) -> None:
-        from webtext.storage.uris import translate
+        from webtext.storage.uris import storage_errors, translate
 
         self.record["expires"] = (_now() + dt.timedelta(seconds=LEASE_SECONDS)).isoformat(timespec="seconds")
         try:
             with self.fs.open_output_stream(self.path) as f:
                 f.write(json.dumps(self.record).encode())
-        except OSError as exc:
+        except storage_errors() as exc:
             raise translate(self.object, exc) from None
 
     def _ours(self, record: dict[str, Any] | None) -> bool:
@@ -219,7 +219,7 @@ class Lease:
 
     def release(self) -> None:
         """Stop renewing and delete the lease object if it is still ours (else ``lost`` says whose it is)."""
-        from webtext.storage.uris import translate
+        from webtext.storage.uris import storage_errors, translate
 
         self._stop.set()
         if self._thread is not None:
@@ -230,7 +230,7 @@ class Lease:
         else:
             try:
                 self.fs.delete_file(self.path)
-            except OSError as exc:
+            except storage_errors() as exc:
                 raise translate(self.object, exc) from None
 
 

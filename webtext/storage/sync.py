@@ -26,7 +26,7 @@ import shutil
 from pathlib import Path
 
 from webtext.paths import MANIFEST, STATS_DIR, TMP_MARK
-from webtext.storage.uris import filesystem, translate
+from webtext.storage.uris import filesystem, storage_errors, translate
 from webtext.writer_lock import LOCK_NAME
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def remote_files(uri: str) -> dict[str, int]:
     fs, root = filesystem(uri)
     try:
         infos = fs.get_file_info(pafs.FileSelector(root, allow_not_found=True, recursive=True))
-    except OSError as exc:
+    except storage_errors() as exc:
         raise translate(uri, exc) from None
     return {rel: i.size for i in infos if i.type == pafs.FileType.File
             and not _is_lease(rel := i.path[len(root):].lstrip("/"))}
@@ -86,7 +86,7 @@ def pull(uri: str, local: Path) -> Path:
         try:
             pafs.copy_files(f"{root}/{rel}", str(local / rel), source_filesystem=fs,
                             destination_filesystem=pafs.LocalFileSystem())
-        except OSError as exc:
+        except storage_errors() as exc:
             raise translate(f"{uri.rstrip('/')}/{rel}", exc) from None
     local.mkdir(parents=True, exist_ok=True)
     return local
@@ -119,7 +119,7 @@ def push(local: Path, uri: str) -> None:
                     fs.delete_file(f"{root}/{gone}")
             pafs.copy_files(str(local / rel), f"{root}/{rel}", source_filesystem=pafs.LocalFileSystem(),
                             destination_filesystem=fs)
-    except OSError as exc:
+    except storage_errors() as exc:
         raise translate(uri, exc) from None
     log.info("published %s to %s (%d files)", local, uri, len(have))
 

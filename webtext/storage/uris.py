@@ -2,12 +2,17 @@
 
 The S3 endpoint comes from ``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL`` (as the AWS CLI reads
 them), credentials and region from the standard provider chain (environment, profile files,
-instance roles): this module never reads a secret itself and never puts one in a message.
-Timeouts are short and retries few, so a bad endpoint fails within a stage's time, not an hour.
+instance roles). For GCS, credentials come from Google's default chain (``GOOGLE_APPLICATION_CREDENTIALS``,
+``gcloud auth application-default login``, the metadata server); ``STORAGE_EMULATOR_HOST``
+(``host:port`` or ``http://host:port``, as google-cloud-storage reads it) points ``gs://`` at a local
+emulator instead, with no credentials, as that client does. This module never reads a secret itself
+and never puts one in a message. Timeouts are short and retries few, so a bad endpoint fails within
+a stage's time, not an hour.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 from typing import Any
@@ -18,6 +23,8 @@ REMOTE_SCHEMES = ("s3", "gs", "gcs")
 CONNECT_TIMEOUT_S = 5.0
 REQUEST_TIMEOUT_S = 60.0
 MAX_ATTEMPTS = 3
+# google-cloud-cpp retries transient GCS errors for 15 minutes by default; pyarrow exposes only this total
+GCS_RETRY_S = 30.0
 
 
 class StorageError(ConfigError):
@@ -66,6 +73,10 @@ def s3_endpoint() -> str | None:
     return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
 
 
+def gcs_emulator() -> str | None:
+    return os.environ.get("STORAGE_EMULATOR_HOST") or None
+
+
 def filesystem(uri: str) -> tuple[Any, str]:
     """(``pyarrow.fs.FileSystem``, path inside it) for a remote URI."""
     import pyarrow.fs as pafs
@@ -85,7 +96,14 @@ def filesystem(uri: str) -> tuple[Any, str]:
                                retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=MAX_ATTEMPTS), **kwargs)
         return fs, path
     if scheme in ("gs", "gcs"):
-        return pafs.GcsFileSystem(), path
+        kwargs = {}
+        emulator = gcs_emulator()
+        if emulator:
+            # an emulator checks no credentials, and the default chain would fail or stall outside Google Cloud
+            transport, _, host = emulator.rpartition("://")
+            kwargs = {"endpoint_override": host.rstrip("/"), "scheme": transport or "http", "anonymous": True}
+        fs = pafs.GcsFileSystem(retry_time_limit=dt.timedelta(seconds=GCS_RETRY_S), **kwargs)
+        return fs, path
     raise ConfigError("", f"{uri}: unsupported storage scheme {scheme!r}; use s3://, gs://, file:// or a path")
 
 
@@ -100,22 +118,38 @@ def _credentials_visible() -> bool:
     return any(Path(f).expanduser().is_file() for f in files)
 
 
+def storage_errors() -> tuple[type[Exception], ...]:
+    """What a failed ``pyarrow.fs`` call raises: an ``OSError`` mostly, but for some GCS failures (a credentials
+    file that cannot be loaded) an ``ArrowException`` that is not one: both are storage errors to translate."""
+    import pyarrow as pa
+
+    return (OSError, pa.ArrowException)
+
+
 def translate(uri: str, exc: BaseException) -> StorageError:
     """The one-line error for a failed storage call on ``uri`` (the SDK's text reduced to its cause)."""
     text = str(exc)
-    endpoint = s3_endpoint() if scheme_of(uri) == "s3" else None
-    if "NETWORK_CONNECTION" in text or "Could not connect" in text or "resolve host" in text or "timed out" in text:
+    gcs = scheme_of(uri) in ("gs", "gcs")
+    # google-cloud-cpp's credential lookup fails by not reaching the metadata server: said before "cannot reach"
+    if gcs and ("OAuth2 access token" in text or "UNAUTHENTICATED" in text):
+        return StorageError(uri, "no usable credentials; set GOOGLE_APPLICATION_CREDENTIALS to a key file (or run "
+                            "`gcloud auth application-default login`, or run where a service account applies)")
+    if "NETWORK_CONNECTION" in text or "connect to server" in text or "Could not connect" in text \
+            or "resolve host" in text or "timed out" in text:
+        endpoint, setting = (gcs_emulator(), "STORAGE_EMULATOR_HOST") if gcs else (
+            s3_endpoint(), "AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_S3)")
         where = f"endpoint {endpoint}" if endpoint else "the storage service"
-        return StorageError(uri, f"cannot reach {where}; check AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_S3) "
-                            "and the network")
+        return StorageError(uri, f"cannot reach {where}; check {setting} and the network")
     if "NO_SUCH_BUCKET" in text or "NoSuchBucket" in text:
         return StorageError(uri, "the bucket does not exist; create it or fix the bucket name")
     if not _credentials_visible() and scheme_of(uri) == "s3":
         return StorageError(uri, "no credentials found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
                             "(or AWS_PROFILE, or run where an instance role applies)")
-    if "ACCESS_DENIED" in text or "INVALID_ACCESS_KEY_ID" in text or "SIGNATURE" in text or "403" in text:
-        return StorageError(uri, "access denied; grant these credentials s3:ListBucket, s3:GetObject, "
-                            "s3:PutObject and s3:DeleteObject on it, or use other credentials")
+    if "ACCESS_DENIED" in text or "PERMISSION_DENIED" in text or "INVALID_ACCESS_KEY_ID" in text \
+            or "SIGNATURE" in text or "403" in text:
+        grant = ("storage.objects.list, .get, .create and .delete (roles/storage.objectAdmin)" if gcs else
+                 "s3:ListBucket, s3:GetObject, s3:PutObject and s3:DeleteObject")
+        return StorageError(uri, f"access denied; grant these credentials {grant} on it, or use other credentials")
     first = text.splitlines()[0] if text else type(exc).__name__
     return StorageError(uri, f"storage error: {first}")
 
@@ -131,5 +165,5 @@ def check_bucket(uri: str) -> None:
         if info.type == pafs.FileType.NotFound:
             raise StorageError(uri, f"bucket {bucket!r} does not exist; create it or fix the bucket name")
         fs.get_file_info(pafs.FileSelector(path, allow_not_found=True, recursive=False))
-    except OSError as exc:
+    except storage_errors() as exc:
         raise translate(uri, exc) from None

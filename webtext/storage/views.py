@@ -18,7 +18,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from webtext.storage.sync import pull, remote_files, staging_dir
-from webtext.storage.uris import StorageError, filesystem, is_remote, local_path, scheme_of, translate
+from webtext.storage.uris import (
+    StorageError,
+    filesystem,
+    is_remote,
+    local_path,
+    scheme_of,
+    storage_errors,
+    translate,
+)
 
 
 def fetch(uri: str) -> str:
@@ -32,7 +40,7 @@ def fetch(uri: str) -> str:
     fs, path = filesystem(uri)
     try:
         info = fs.get_file_info(path)
-    except OSError as exc:
+    except storage_errors() as exc:
         raise translate(uri, exc) from None
     local = staging_dir(uri, kind="in")
     if info.type == pafs.FileType.File:
@@ -41,7 +49,7 @@ def fetch(uri: str) -> str:
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
                 pafs.copy_files(path, str(target), source_filesystem=fs, destination_filesystem=pafs.LocalFileSystem())
-            except OSError as exc:
+            except storage_errors() as exc:
                 raise translate(uri, exc) from None
         return str(target)
     if not remote_files(uri):
@@ -90,7 +98,7 @@ def _fetch_glob(uri: str) -> str:
         try:
             pafs.copy_files(f"{root}/{rel}", str(target), source_filesystem=fs,
                             destination_filesystem=pafs.LocalFileSystem())
-        except OSError as exc:
+        except storage_errors() as exc:
             raise translate(f"{base}/{rel}", exc) from None
     return str(local.joinpath(*pattern))
 
