@@ -1,7 +1,7 @@
 """``gs://`` on a real GCS JSON API (gcp-storage-emulator on 127.0.0.1, reached the way a user reaches an
 emulator: ``STORAGE_EMULATOR_HOST``): dedup -> tokenize with inputs and outputs on ``gs://`` gives the sha256
 of every part file that local paths give and ``verify`` passes; a rerun skips; a missing bucket, an
-unreachable emulator and unloadable credentials are one-line errors naming the URI; a second writer is
+unreachable emulator and missing or unloadable credentials are one-line errors naming the URI; a second writer is
 refused by the lease. The same code on S3, in full: ``test_storage.py`` and ``test_storage_lease.py``."""
 
 from __future__ import annotations
@@ -77,14 +77,25 @@ def test_unreachable_emulator(inputs, gcs, capsys, monkeypatch):  # noqa: F811
                     uri, f"cannot reach endpoint {endpoint}; check STORAGE_EMULATOR_HOST")
 
 
-def test_credentials_that_cannot_be_loaded(inputs, capsys, monkeypatch, tmp_path):  # noqa: F811
-    """No emulator: Google's default chain reads GOOGLE_APPLICATION_CREDENTIALS, a key file that is not there
-    (pyarrow raises this one as an ArrowException, not an OSError). No request leaves the machine."""
+def test_credentials_that_cannot_be_loaded_or_found(inputs, capsys, monkeypatch, tmp_path):  # noqa: F811
+    """No emulator, so Google's default chain: a GOOGLE_APPLICATION_CREDENTIALS key file that is not there
+    (pyarrow raises this one as an ArrowException, not an OSError); then no key file, no gcloud login and no
+    metadata server (google-cloud-cpp's GCE_METADATA_ROOT sent to a port where nothing listens, so no request
+    leaves the machine), which fails as a connection error and is still said as missing credentials."""
+    from s3_server import _free_port
+
     monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
-    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "no-key.json"))
+    monkeypatch.setattr(uris, "GCS_RETRY_S", 1.0)
     uri = "gs://webtext-test/denied"
-    _one_line_error(capsys, ["-q", "dedup", str(inputs / "docs"), "--out", uri, "--runner", "local"],
-                    uri, "no usable credentials; set GOOGLE_APPLICATION_CREDENTIALS")
+    argv = ["-q", "dedup", str(inputs / "docs"), "--out", uri, "--runner", "local"]
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "no-key.json"))
+    _one_line_error(capsys, argv, uri, "no usable credentials; set GOOGLE_APPLICATION_CREDENTIALS")
+
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS")
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.config/gcloud/application_default_credentials.json
+    monkeypatch.delenv("CLOUDSDK_CONFIG", raising=False)
+    monkeypatch.setenv("GCE_METADATA_ROOT", f"127.0.0.1:{_free_port()}")
+    _one_line_error(capsys, argv, uri, "no usable credentials; set GOOGLE_APPLICATION_CREDENTIALS")
 
 
 def test_a_second_writer_is_refused_while_the_lease_lives(gcs, capsys):  # noqa: F811

@@ -136,10 +136,13 @@ def translate(uri: str, exc: BaseException) -> StorageError:
                             "`gcloud auth application-default login`, or run where a service account applies)")
     if "NETWORK_CONNECTION" in text or "connect to server" in text or "Could not connect" in text \
             or "resolve host" in text or "timed out" in text:
-        endpoint, setting = (gcs_emulator(), "STORAGE_EMULATOR_HOST") if gcs else (
-            s3_endpoint(), "AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_S3)")
+        endpoint = gcs_emulator() if gcs else s3_endpoint()
         where = f"endpoint {endpoint}" if endpoint else "the storage service"
-        return StorageError(uri, f"cannot reach {where}; check {setting} and the network")
+        if gcs:  # real GCS has no endpoint setting to get wrong, an emulator has
+            check = "STORAGE_EMULATOR_HOST and the network" if endpoint else "the network"
+        else:  # an S3 user may have missed setting the endpoint as much as mistyped it
+            check = "AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_S3) and the network"
+        return StorageError(uri, f"cannot reach {where}; check {check}")
     if "NO_SUCH_BUCKET" in text or "NoSuchBucket" in text:
         return StorageError(uri, "the bucket does not exist; create it or fix the bucket name")
     if not _credentials_visible() and scheme_of(uri) == "s3":
