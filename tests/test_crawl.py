@@ -25,11 +25,9 @@ import hashlib
 import io
 import itertools
 import os
-import shutil
 import signal
 import statistics
 import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -40,6 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hostile_web import BAD_UTF8, LARGE_SIZE, UNKNOWN_CHARSET, HostileWeb, body_of, bomb, closed_port, page
+from installed_cli import cli
 from warcio.archiveiterator import ArchiveIterator
 
 from webtext.crawl.config import CrawlConfig
@@ -679,16 +678,6 @@ def test_describe_failure_classifies_download_errors(kind, expected):
 RESUME_URLS = 100
 
 
-def _cli() -> list[str]:
-    exe = Path(sys.executable).with_name("webtext-build")
-    if exe.exists():
-        return [str(exe)]
-    found = shutil.which("webtext-build")
-    if found is None:
-        pytest.skip("webtext-build is not installed next to this Python")
-    return [found]
-
-
 @dataclass
 class Resumed:
     web: HostileWeb
@@ -707,7 +696,7 @@ def resumed(tmp_path_factory) -> Resumed:
         urls = [web.url(host, f"/r/{i}.html") for i in range(RESUME_URLS)]
         (work / "urls.txt").write_text("\n".join(urls) + "\n")
         out = work / "crawl"
-        cmd = [*_cli(), "crawl", str(work / "urls.txt"), "--out", str(out), "--allow-network", "127.0.0.0/8",
+        cmd = [*cli(), "crawl", str(work / "urls.txt"), "--out", str(out), "--allow-network", "127.0.0.0/8",
                "--partitions", "1", "--delay", "0.1", "--download-timeout", "3", "--log-chunk-rows", "10",
                "--runner", "local"]
         chunks = side_dir(out, "log-chunks") / "00000"

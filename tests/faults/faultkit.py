@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,22 +19,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 import yaml
+from installed_cli import cli
 
 from webtext.data import Manifest
 
 MARK = "WEBTEXT_FAULT_SUITE_RUN"  # an env var every process of one run inherits: finds its survivors
-
-
-def cli() -> list[str]:
-    exe = Path(sys.executable).with_name("webtext-build")
-    if exe.exists():
-        return [str(exe)]
-    found = shutil.which("webtext-build")
-    if found is None:
-        pytest.skip("webtext-build is not installed next to this Python")
-    return [found]
 
 
 def fault_env(fault: str | None = None, once: Path | None = None) -> tuple[dict[str, str], str]:
