@@ -119,6 +119,17 @@ def killed(done: subprocess.CompletedProcess[str]) -> bool:
     return done.returncode == -signal.SIGKILL
 
 
+def kill_then_rerun(args: list[str], fault: str, complete_says: str = "already complete") -> str:
+    """Run ``args`` with ``fault`` (a kill), check it died, rerun it undisturbed and return the rerun's
+    stderr. The rerun says ``complete_says`` exactly when the kill came after the manifest's rename."""
+    first = run(args, fault=fault)
+    assert killed(first), first.stderr[-2000:]
+    second = run(args)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert (complete_says in second.stderr) == fault.startswith("kill:after-rename"), second.stderr[-2000:]
+    return second.stderr
+
+
 def last_line(done: subprocess.CompletedProcess[str]) -> str:
     return done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
 

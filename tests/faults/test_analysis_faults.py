@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from faultkit import assert_one_line_error, assert_same, contents, flip_byte, killed, run
+from faultkit import assert_one_line_error, assert_same, contents, flip_byte, kill_then_rerun, run
 
 pytestmark = pytest.mark.slow
 
@@ -32,11 +32,7 @@ def assert_same_eval(out: Path, base: Path) -> None:
 ])
 def test_eval_driver_killed_rerun_equals_undisturbed(chain, tmp_path, fault):
     base, out = chain.baseline("eval"), tmp_path / "eval"
-    first = run(chain.args("eval", out), fault=fault)
-    assert killed(first), first.stderr[-2000:]
-    second = run(chain.args("eval", out))
-    assert second.returncode == 0, second.stderr[-2000:]
-    assert ("is up to date" in second.stderr) == fault.startswith("kill:after-rename")
+    kill_then_rerun(chain.args("eval", out), fault, complete_says="is up to date")
     assert_same_eval(out, base)
 
 
@@ -55,11 +51,7 @@ def test_eval_disk_full_names_the_examples_file_then_rerun_equals_undisturbed(ch
 ])
 def test_memorization_driver_killed_rerun_equals_undisturbed(chain, tmp_path, fault):
     base, out = chain.baseline("memorization"), tmp_path / "memorization"
-    first = run(chain.args("memorization", out), fault=fault)
-    assert killed(first), first.stderr[-2000:]
-    second = run(chain.args("memorization", out))
-    assert second.returncode == 0, second.stderr[-2000:]
-    assert ("already complete" in second.stderr) == fault.startswith("kill:after-rename")
+    kill_then_rerun(chain.args("memorization", out), fault)
     assert_same(out, base)
 
 

@@ -5,7 +5,7 @@ rerun's output equals the undisturbed run's (rows and sha256 of every file of ev
 from __future__ import annotations
 
 import pytest
-from faultkit import assert_one_line_error, assert_same, killed, run
+from faultkit import assert_one_line_error, assert_same, kill_then_rerun, run
 
 pytestmark = pytest.mark.slow
 
@@ -16,11 +16,7 @@ pytestmark = pytest.mark.slow
 ])
 def test_driver_killed_rerun_equals_undisturbed(chain, tmp_path, fault):
     base, out = chain.baseline("contamination"), tmp_path / "contamination"
-    first = run(chain.args("contamination", out), fault=fault)
-    assert killed(first), first.stderr[-2000:]
-    second = run(chain.args("contamination", out))
-    assert second.returncode == 0, second.stderr[-2000:]
-    assert ("already complete" in second.stderr) == fault.startswith("kill:after-rename")
+    kill_then_rerun(chain.args("contamination", out), fault)
     assert_same(out, base, located=("report.json",))  # it names its corpus.bloom by path
 
 

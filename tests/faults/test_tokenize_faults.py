@@ -4,7 +4,7 @@ its folder: the rerun's token shards equal the undisturbed run's (rows and sha25
 from __future__ import annotations
 
 import pytest
-from faultkit import assert_one_line_error, assert_same, assert_second_writer_refused, killed, run
+from faultkit import assert_one_line_error, assert_same, assert_second_writer_refused, kill_then_rerun, run
 
 pytestmark = pytest.mark.slow
 
@@ -16,11 +16,7 @@ pytestmark = pytest.mark.slow
 ])
 def test_driver_killed_rerun_equals_undisturbed(chain, tmp_path, fault):
     base, out = chain.baseline("tokenize"), tmp_path / "tokenize"
-    first = run(chain.args("tokenize", out), fault=fault)
-    assert killed(first), first.stderr[-2000:]
-    second = run(chain.args("tokenize", out))
-    assert second.returncode == 0, second.stderr[-2000:]
-    assert ("already complete" in second.stderr) == fault.startswith("kill:after-rename")
+    kill_then_rerun(chain.args("tokenize", out), fault)
     assert_same(out, base)
 
 
