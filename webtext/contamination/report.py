@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from webtext.contamination.config import ContaminationConfig
+from webtext.contamination.report_plots import PlotProcess, plot_process
 from webtext.contamination.table import NgramTable, load_grams, save_npz
 from webtext.contamination.tasks import ReportInput
 from webtext.data import read_parquet, write_parquet
@@ -134,6 +135,23 @@ def report_task(cfg: ContaminationConfig, out: Path, task: ShardTask[ReportInput
         entry["per_example_overlap"] = [None if np.isnan(v) else float(v) for v in overlap_ex]
         results[name] = entry
         examples_top += top_examples(name, per_ex, grams.counts, overlap_ex, examples_text[name])
+    plotter = plot_process()
+    plotter.submit(out, {"ngram": cfg.ngram, "benchmarks": results})  # rendered there while this goes on
+    try:
+        files += _finish_report(cfg, out, results, examples_top, doc_freq, bloom, bloom_file, plotter)
+    except BaseException:
+        plotter.close(kill=True)  # no plots written after the task has failed
+        raise
+    counts = {f"overlap_ppm_{n}": round(results[n]["overlap_percent"] * 1e4) for n in names}
+    counts["total"] = counts["kept"] = len(names)  # the books count benchmarks reported
+    return ShardOutput(files=files, counts=counts, digests=digests)
+
+
+def _finish_report(cfg: ContaminationConfig, out: Path, results: dict[str, Any], examples_top: list[dict[str, Any]],
+                   doc_freq: np.ndarray, bloom: Any, bloom_file: Path | None, plotter: PlotProcess) -> list[Path]:
+    """What follows the per-benchmark figures, while ``plotter`` renders them: the filter's check, the
+    top documents, the report's pages and report.json; returns the files written."""
+    files: list[Path] = []
     save_npz(out / "ngrams" / "doc_freq.npz", doc_freq=doc_freq)
     files.append(out / "ngrams" / "doc_freq.npz")
     hits = _read_hits(out)
@@ -158,13 +176,11 @@ def report_task(cfg: ContaminationConfig, out: Path, task: ShardTask[ReportInput
         }
     report["top_documents"] = _top_documents(hits, cfg.top_documents)
     report["top_examples"] = examples_top
-    files += write_report(out, report)
+    files += write_report(out, report, plotter)
     slim = {k: ({n: {kk: vv for kk, vv in e.items() if kk != "per_example_overlap"} for n, e in v.items()}
                 if k == "benchmarks" else v) for k, v in report.items()}
     files.append(_write(out / "report.json", json.dumps(slim, indent=2, sort_keys=True)))
-    counts = {f"overlap_ppm_{n}": round(results[n]["overlap_percent"] * 1e4) for n in names}
-    counts["total"] = counts["kept"] = len(names)  # the books count benchmarks reported
-    return ShardOutput(files=files, counts=counts, digests=digests)
+    return files
 
 
 def _read_hits(out: Path):
@@ -205,12 +221,15 @@ def top_examples(name: str, per_ex: np.ndarray, counts: np.ndarray, overlap: np.
              "overlap_percent": float(overlap[i]), "text": texts[i]} for i in order]
 
 
-def write_report(out: Path, report: dict[str, Any]) -> list[Path]:
+def write_report(out: Path, report: dict[str, Any], plotter: PlotProcess | None = None) -> list[Path]:
+    """The plots (from ``plotter``, already given this report's figures, or rendered here), report.md
+    and report.html."""
     from webtext.contamination.report_page import html_page, markdown, page
     from webtext.contamination.report_plots import plots
 
-    files = plots(out, report)
     p = page(report)
-    files.append(_write(out / "report.md", markdown(p)))
-    files.append(_write(out / "report.html", html_page(p)))
+    md, html = markdown(p), html_page(p)
+    files = plotter.wait() if plotter is not None else plots(out, report)
+    files.append(_write(out / "report.md", md))
+    files.append(_write(out / "report.html", html))
     return files
