@@ -14,6 +14,7 @@ filter through the cache instead of missing it at random.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,31 +151,63 @@ def scan_shard(cfg: ContaminationConfig, table_file: str, dataset: Path, task: S
     return ShardOutput(files=files, counts=counts, rows={str(main): len(scan.rows["id"])})
 
 
+SPLIT_ITEMS = 1 << 20  # a whole filter for at least this many n-grams is built by 2 threads (see bloom_shard)
+
+
 def bloom_shard(cfg: ContaminationConfig, m: int, k: int, planned: int, dataset: Path,
                 task: ShardTask[SliceInput]) -> ShardOutput:
     """One slice of the Bloom filter (the items of a range of partitions, ~m / parts bits), from
-    the n-gram hashes the scan saved: of each sorted run only that range is read."""
-    from webtext.contamination.bloom import BloomFilter
+    the n-gram hashes the scan saved: of each sorted run only that range is read.
+
+    A task that builds the whole filter (the local runner: one task) on a machine with a second
+    core splits it in two: the lower half of the partitions inserted into the filter itself, the
+    upper half by a second thread into a slice of its own (the inserts release the GIL), ORed in
+    afterwards -- the same bits, as a set's union does not depend on the order, in about half the
+    time, for ~m/2 more bytes while it runs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from webtext.contamination.bloom import PARTITIONS, BloomFilter
 
     p0, p1 = task.payload.partitions
     bloom = BloomFilter.empty(m, k, cfg.ngram, parts=(p0, p1))
     bloom.planned = planned
-    for path, index in zip(task.payload.hashes, task.payload.runs, strict=True):
-        try:
-            size = Path(path).stat().st_size
-            hashes = np.memmap(path, dtype="<u8", mode="r") if size else np.zeros(0, dtype=np.uint64)
-            if size % 8:
-                raise ValueError(f"{size} bytes is not a whole number of 8-byte hashes")
-            with np.load(index) as z:
-                starts = z["starts"]
-            if starts.size and starts[-1, -1] != len(hashes):
-                raise ValueError(f"the run index covers {starts[-1, -1]} hashes, the file holds {len(hashes)}")
-        except (OSError, ValueError, KeyError) as exc:
-            raise ShardError(f"cannot read the scan's n-gram hashes: {exc}", path=path) from exc
-        pieces = [hashes[a:b] for a, b in zip(starts[:, p0], starts[:, p1], strict=True) if b > a]
-        if pieces:
-            bloom.add(np.concatenate(pieces))
+    runs = [_sorted_run(path, index) for path, index in zip(task.payload.hashes, task.payload.runs, strict=True)]
+    items = sum(int(starts[-1, -1]) for _, starts in runs if starts.size)
+    if (p0, p1) == (0, PARTITIONS) and items >= SPLIT_ITEMS and len(os.sched_getaffinity(0)) >= 2:
+        mid = (p0 + p1) // 2
+        upper = BloomFilter.empty(m, k, cfg.ngram, parts=(mid, p1))
+        with ThreadPoolExecutor(1, thread_name_prefix="bloom-upper") as pool:
+            done = pool.submit(_insert_range, upper, runs, mid, p1)
+            _insert_range(bloom, runs, p0, mid)
+            done.result()
+        bloom.merge(upper)
+    else:
+        _insert_range(bloom, runs, p0, p1)
     out = Path(dataset) / f"part-{task.index:05d}.bloom"
     digest = bloom.save(out)
     return ShardOutput(files=[out], counts={"items": bloom.items, "total": bloom.items,
                                                      "kept": bloom.items}, digests={str(out): digest})
+
+
+def _sorted_run(path: str, index: str) -> tuple[np.ndarray, np.ndarray]:
+    """A scan shard's n-gram hashes (memory-mapped) and where each partition starts in each of its runs."""
+    try:
+        size = Path(path).stat().st_size
+        hashes = np.memmap(path, dtype="<u8", mode="r") if size else np.zeros(0, dtype=np.uint64)
+        if size % 8:
+            raise ValueError(f"{size} bytes is not a whole number of 8-byte hashes")
+        with np.load(index) as z:
+            starts = z["starts"]
+        if starts.size and starts[-1, -1] != len(hashes):
+            raise ValueError(f"the run index covers {starts[-1, -1]} hashes, the file holds {len(hashes)}")
+    except (OSError, ValueError, KeyError) as exc:
+        raise ShardError(f"cannot read the scan's n-gram hashes: {exc}", path=path) from exc
+    return hashes, starts
+
+
+def _insert_range(bloom, runs: list[tuple[np.ndarray, np.ndarray]], p0: int, p1: int) -> None:
+    """Insert the hashes of partitions [p0, p1) of every shard's runs into ``bloom``."""
+    for hashes, starts in runs:
+        pieces = [hashes[a:b] for a, b in zip(starts[:, p0], starts[:, p1], strict=True) if b > a]
+        if pieces:
+            bloom.add(np.concatenate(pieces))
