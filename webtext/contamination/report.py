@@ -112,6 +112,7 @@ def report_task(cfg: ContaminationConfig, out: Path, task: ShardTask[ReportInput
             digests[str(bloom_file)] = bloom_digest
     examples_text = json.loads((out / "ngrams" / "examples.json").read_text())
     results: dict[str, Any] = {}
+    per_example_columns: dict[str, dict[str, Any]] = {}  # examples/NAME.parquet
     examples_top: list[dict[str, Any]] = []
     for name in names:
         grams = load_grams(out / "ngrams" / f"{name}.npz")
@@ -136,18 +137,21 @@ def report_task(cfg: ContaminationConfig, out: Path, task: ShardTask[ReportInput
         with np.errstate(invalid="ignore", divide="ignore"):
             overlap_ex = np.where(grams.counts > 0, 100.0 * per_ex / np.maximum(grams.counts, 1), np.nan)
         entry["contaminated_examples"] = int((per_ex > 0).sum())
-        ex_file = out / "examples" / f"{name}.parquet"
-        write_parquet(ex_file, pa.table({
+        per_example_columns[name] = {
             "example": np.arange(len(grams.counts)), "n_ngrams": grams.counts, "n_found": per_ex,
             "overlap_percent": overlap_ex, "train_overlap_percent": train_per_ex, "text": examples_text[name],
-        }, schema=examples_schema()))
-        files.append(ex_file)
+        }
         entry["per_example_overlap"] = [None if np.isnan(v) else float(v) for v in overlap_ex]
         results[name] = entry
         examples_top += top_examples(name, per_ex, grams.counts, overlap_ex, examples_text[name])
+    # the plots need only the figures above: the child renders them while the files are written
     plotter = plot_process()
-    plotter.submit(out, {"ngram": cfg.ngram, "benchmarks": results})  # rendered there while this goes on
+    plotter.submit(out, {"ngram": cfg.ngram, "benchmarks": results})
     try:
+        for name, columns in per_example_columns.items():
+            ex_file = out / "examples" / f"{name}.parquet"
+            write_parquet(ex_file, pa.table(columns, schema=examples_schema()))
+            files.append(ex_file)
         files += _finish_report(cfg, out, results, examples_top, doc_freq, bloom, bloom_file, fp_check, plotter)
     except BaseException:
         plotter.close(kill=True)  # no plots written after the task has failed
