@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -77,6 +78,8 @@ class _ShardScan:
     written: int = 0  # hashes spilled so far
     rows: dict[str, list] = field(default_factory=lambda: {k: [] for k in hits_schema().names})
     counts: Counter[str] = field(default_factory=Counter)
+    _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+    _spilling: Future[np.ndarray] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         slots = len(self.table.slots)
@@ -85,12 +88,42 @@ class _ShardScan:
         self.last_doc = np.full(slots, -1, dtype=np.int64)
         self.registers = np.zeros(1 << HLL_BITS, dtype=np.uint8)
 
+    def _spiller(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="contamination-spill")
+        return self._pool
+
+    def _spill(self, hashes: np.ndarray, offset: int) -> np.ndarray:
+        """Bloom mode, in the spill thread (the kernels release the GIL): the batch's n-grams into the
+        HyperLogLog and, in the filter's insert order, into the spill file; where its partitions start."""
+        from webtext.contamination.kernels import hll_add, partition_order
+
+        hll_add(self.registers, hashes)
+        ordered, starts = partition_order(hashes)
+        ordered.astype("<u8", copy=False).tofile(self.spill)
+        return starts + offset
+
+    def _collect(self) -> None:
+        """Wait for the batch being spilled (its error is raised here) and note its runs."""
+        if self._spilling is not None:
+            spilling, self._spilling = self._spilling, None
+            self.runs.append(spilling.result())
+
+    def finish(self) -> None:
+        """Every batch spilled (the spill file and ``registers`` complete) and the spill thread ended."""
+        try:
+            self._collect()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)  # after an error too: nothing writes to a closed file
+                self._pool = None
+
     def add(self, batch, ngram: int) -> None:
         """Scan one record batch of documents (``id``, ``text``, maybe ``url``/``karma``)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        from webtext.contamination.kernels import hll_add, partition_order, scan_documents
+        from webtext.contamination.kernels import scan_documents
 
         table, n_bench = self.table, len(self.table.names)
         grams = hash_texts(batch.column("text"), ngram, compact=False)
@@ -98,11 +131,11 @@ class _ShardScan:
         scan_documents(grams.hashes, grams.counts, table.slots, table.values, n_bench, self.first_doc, self.found,
                        self.doc_freq, self.last_doc, hits)
         if self.spill is not None:  # only the Bloom filter's size needs the distinct count
-            hll_add(self.registers, grams.hashes)
-            ordered, starts = partition_order(grams.hashes)
-            ordered.astype("<u8", copy=False).tofile(self.spill)
-            self.runs.append(starts + self.written)
-            self.written += len(ordered)
+            # the previous batch's spill has to be written first (the runs are in file order);
+            # this batch's is then done by the spill thread while the next batch is hashed
+            self._collect()
+            self._spilling = self._spiller().submit(self._spill, grams.hashes, self.written)
+            self.written += len(grams.hashes)
         self.first_doc += batch.num_rows
         counts, rows = self.counts, self.rows
         counts["documents"] += batch.num_rows
@@ -137,8 +170,11 @@ def scan_shard(cfg: ContaminationConfig, table_file: str, dataset: Path, task: S
             files.append(side_dir(dataset, "ngrams") / f"{task.index:05d}.u64")
             spill = stack.enter_context(open(stack.enter_context(atomic_path(files[-1])), "wb"))
         scan = _ShardScan(table, task.payload.offset, spill)
-        for batch in doc_batches(Path(task.payload.path), cfg.batch_rows):
-            scan.add(batch, cfg.ngram)
+        try:
+            for batch in doc_batches(Path(task.payload.path), cfg.batch_rows):
+                scan.add(batch, cfg.ngram)
+        finally:
+            scan.finish()
     if spill is not None:
         files.append(side_dir(dataset, "ngrams") / f"{task.index:05d}.runs.npz")
         empty = np.zeros((0, (1 << PARTITION_BITS) + 1), np.int64)
