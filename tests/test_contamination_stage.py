@@ -813,3 +813,21 @@ def test_decontaminate_errors(deco, tmp_path, capsys):
     assert rc == 2 and "was not scanned" in capsys.readouterr().err
     assert main([*base, "--report", str(deco.report), "--method", "gpt3"]) == 0
     assert "decontaminate:" in capsys.readouterr().out
+
+
+def test_a_skipped_report_leaves_no_plot_process(world, tmp_path, monkeypatch):
+    """The plot child started early is ended with the run when a finished report is skipped."""
+    from webtext.contamination import report_plots
+
+    started: list[report_plots.PlotProcess] = []
+    start_early = report_plots.start_early
+
+    def recorded() -> report_plots.PlotProcess:
+        started.append(start_early())
+        return started[-1]
+
+    monkeypatch.setattr(report_plots, "start_early", recorded)
+    contamination(world, tmp_path / "r", mode="exact")
+    contamination(world, tmp_path / "r", mode="exact")  # every pass skipped
+    assert len(started) == 2 and report_plots._EARLY == []
+    assert all(p._proc is None for p in started)

@@ -174,6 +174,12 @@ def start_early() -> PlotProcess:
     return _EARLY[0]
 
 
+def end_early() -> None:
+    """End this process's early child if the report did not take it (skipped, or failed before)."""
+    while _EARLY:
+        _EARLY.pop().close()
+
+
 def plot_process() -> PlotProcess:
     """The child started early in this process (local runner), else a new one (a Ray worker)."""
     return _EARLY.pop() if _EARLY else PlotProcess().start()
