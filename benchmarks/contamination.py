@@ -1,45 +1,38 @@
-"""Benchmark of the ``contamination`` stage (GPT-2's 8-gram overlap) on >= 200 MB of real-sentence text.
+"""Benchmark of the ``contamination`` stage (GPT-2's 8-gram overlap) against its naive peer, whole process
+against whole process, at several corpus sizes.
 
-Corpus: ``--megabytes`` MB (10**6 bytes of UTF-8 text; default 200) of ~3-5 KB documents drawn from
-the real text in ``../shared/data`` (see ``_contamination_corpus.py``), in ``--shards`` Parquet
-files (default 4), built once and cached under ``--workdir`` (default
-``benchmarks/out/contamination``, git-ignored). Benchmarks: WikiText-2 test and PTB test (one
-example per non-empty line), as ``--benchmark wikitext2=... --benchmark ptb=...``.
+Input: for each ``--size`` (default ``24MB,200MB``; ``1GB`` takes a while), that many bytes of UTF-8
+text in ~3-5 KB documents drawn from the real text in ``../shared/data`` (``_contamination_corpus.py``),
+in ``--shards`` Parquet files (default 4), built once and cached under ``--workdir`` (default
+``benchmarks/out/contamination``, git-ignored). Benchmarks: WikiText-2 test and PTB test.
 
-The **baseline** is GPT-2's method written plainly, in this process, on a ``--baseline-mb``
-subsample (default 25 MB: the first documents of the first shard, already in memory, so reading
-Parquet is not counted): for each document ``re.findall(r"[a-z0-9]+", text.lower())``, its 8-gram
-strings (words joined by single spaces), each looked up in a Python ``set`` of the benchmark
-8-gram strings (hits counted) and added to a Python ``set`` of the corpus n-grams (GPT-2 built a
-set / Bloom filter of the corpus n-grams). ``shared/PEERS.md`` measured ~11-13 MB/s for it on an
-idle machine. Figures, all measured in the same run:
+**Peer** (``shared/PEERS.md``, "8-gram overlap, whole process"): ``_naive_contamination.py``, GPT-2's
+method written plainly -- regex words, 8-gram strings, a Python ``set`` of the benchmark n-grams and
+one of the corpus n-grams -- run as its own process on the same Parquet files.
 
-1. **Corpus MB/s per worker** (local runner: one process, shards one after another), exact and
-   Bloom mode, of ``webtext-build contamination ... --runner local`` as a child process: text bytes
-   / wall time of the whole process (interpreter start, imports, benchmark loading and the report
-   included), and per pass from the manifests' ``wall_seconds`` (``hits/``: the scan, done in both
-   modes; ``bloom/``: building the corpus filters, Bloom mode). Ratios against the baseline;
-   target >= 3x, aim 5x. Shown beside them: webtext's compiled kernels called in this process on the
-   baseline's subsample (``hash_texts`` + the table scan; ``hash_texts`` + ``BloomFilter.add``) --
-   the ceiling of a worker -- and whether their hit count equals the baseline's.
-2. **Scaling, 2 Ray workers** against the local runner (1 worker): the same CLI runs with
-   ``--runner ray --num-cpus 2 --no-dashboard`` (Ray's start-up, inside the first pass, included),
-   ratios of the whole process and of each pass; then ``run_contamination`` in this process with a
-   ``RayRunner(num_cpus=2)`` started and warmed up first (a tiny run, not timed) against a
-   ``LocalRunner``, ratios of each pass's ``wall_seconds``. Target: >= 1.7x on 2 cores (warm).
-3. **Bloom filter memory** -- a child process hashes every corpus n-gram (the stage's batches),
-   then builds ``BloomFilter.empty(m, k, 8)`` with the m, k the Bloom run chose and adds them all,
-   allocating nothing else meanwhile; the filter's resident memory is the growth of ``VmRSS``
-   (after the adds minus right before allocating), against the theoretical m/8 bytes. Target:
-   within 5%. Also printed: the peak growth while building it (``VmHWM``, reset first), the
-   filter's own pages in RAM (``/proc/self/pagemap``), and the peak RSS (``VmHWM``, sampled) of
-   every webtext run's processes.
+Figures, all from the same run:
 
-Every stage run writes into a fresh folder (the stage skips work already done), removed afterwards
-unless ``--keep``. The machine has 2 cores: the warning at the start says when it was already busy.
+1. **throughput** -- per size, ``--repeats`` rounds (default 3); each round runs the peer, then
+   ``webtext-build contamination --runner R`` in every ``--modes`` mode (default ``bloom,exact``),
+   each as a child process timed from start to exit (interpreter start, imports, benchmark loading,
+   every pass and the report included), so machine noise falls on both sides of each ratio alike.
+   Printed: the median whole-process ratio (peer seconds / stage seconds of the same round; the
+   lowest and highest round beside it), wall seconds, peak RSS (VmHWM) and the per-pass seconds of
+   the stage's manifests. Targets (issue #19): >= 3x at 24 MB, >= 5x from 200 MB. ``--runner``:
+   ``local`` (default; one process) or ``ray`` (the CLI's own default: an embedded Ray started and
+   stopped inside the run). One stage run per mode before the rounds, not timed, fills numba's
+   on-disk cache of compiled kernels (as a user's first run does).
+2. **scaling** (largest size) -- 2 Ray workers against 1 local worker: the CLI with ``--runner ray
+   --num-cpus 2 --no-dashboard``, then ``run_contamination`` in this process with Ray warm.
+3. **memory** (largest size) -- the Bloom filter's resident memory against its m/8 bytes, in a child
+   process that builds the filter the bloom run chose and allocates nothing else meanwhile.
 
-    python benchmarks/contamination.py            # 200 MB corpus, 25 MB baseline subsample
-    python benchmarks/contamination.py --quick    # smoke run: 30 MB corpus, 5 MB subsample
+Every stage run writes into a fresh folder, removed afterwards unless ``--keep``. The machine has 2
+cores: the warning at the start says when it was already busy.
+
+    python benchmarks/contamination.py                        # 24 MB and 200 MB, 3 rounds, both modes
+    python benchmarks/contamination.py --size 1GB --repeats 2
+    python benchmarks/contamination.py --parts throughput,memory,scaling
 """
 
 from __future__ import annotations
@@ -52,6 +45,7 @@ import logging
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -78,14 +72,15 @@ log = logging.getLogger("benchmarks.contamination")
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 BENCHMARKS = {"wikitext2": DATA / "wikitext-2" / "test.txt", "ptb": DATA / "ptb" / "ptb.test.txt"}
+PEER = Path(__file__).resolve().parent / "_naive_contamination.py"
 NGRAM = 8
-TARGET_RATIO, AIM_RATIO = 3.0, 5.0  # stage MB/s per worker / baseline MB/s
+TARGETS = ((200 * 10**6, 5.0), (0, 3.0))  # (from this many text bytes, whole-process ratio): issue #19
 TARGET_SPEEDUP = 1.7  # 2 Ray workers / 1 local worker, warm
 TARGET_MEMORY = 5.0  # percent, |resident - m/8| / (m/8)
 WARMUP_DOCS = 64
 PARTS = ("throughput", "scaling", "memory")
-WORD = re.compile(r"[a-z0-9]+")
 MB = 1e6
+SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(MB|GB)", re.IGNORECASE)
 
 
 def rate(nbytes: int, seconds: float) -> str:
@@ -93,89 +88,27 @@ def rate(nbytes: int, seconds: float) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# The baseline and webtext's kernels, in this process
+# The peer, as its own process
 
 
-def subsample(corpus: Corpus, megabytes: float) -> list[str]:
-    """The first documents of the corpus, ``megabytes`` MB of text in all."""
-    import pyarrow.parquet as pq
-
-    texts: list[str] = []
-    size = 0
-    for path in corpus.files:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=1024, columns=["text"]):
-            for text in batch.column("text").to_pylist():
-                texts.append(text)
-                size += len(text.encode())
-                if size >= megabytes * MB:
-                    return texts
-    return texts
+@dataclass
+class PeerRun:
+    seconds: float
+    peak_rss: int
+    text_bytes: int
+    hits: int
+    distinct: int
 
 
-def naive_benchmark_grams() -> set[str]:
-    grams: set[str] = set()
-    for path in BENCHMARKS.values():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                w = WORD.findall(line.lower())
-                grams.update(" ".join(w[i:i + NGRAM]) for i in range(len(w) - NGRAM + 1))
-    return grams
-
-
-def naive(texts: list[str], bench: set[str]) -> tuple[float, int, int]:
-    """The baseline over ``texts``: (seconds, benchmark hits, distinct corpus n-grams)."""
-    findall = WORD.findall
-    seen: set[str] = set()
-    hits = 0
-    start = time.perf_counter()
-    for text in texts:
-        w = findall(text.lower())
-        grams = [" ".join(w[i:i + NGRAM]) for i in range(len(w) - NGRAM + 1)]
-        hits += sum(1 for g in grams if g in bench)
-        seen.update(grams)
-    return time.perf_counter() - start, hits, len(seen)
-
-
-def kernels(texts: list[str]) -> tuple[float, int, float]:
-    """webtext's kernels over ``texts`` in this process, as a worker calls them (compiled code loaded
-    first, not timed): (seconds of hash_texts + the table scan, n-gram occurrences found in any
-    benchmark -- counted afterwards, untimed, to compare with the baseline --, seconds of
-    hash_texts + BloomFilter.add)."""
-    import numpy as np
-
-    from webtext.contamination.benchmarks import load_benchmark
-    from webtext.contamination.bloom import BloomFilter, bloom_size
-    from webtext.contamination.kernels import scan_documents, table_lookup
-    from webtext.contamination.ngrams import hash_texts
-    from webtext.contamination.table import benchmark_ngrams, build_table
-
-    table = build_table(benchmark_ngrams([load_benchmark(f"{n}={p}", "--benchmark") for n, p in BENCHMARKS.items()],
-                                         NGRAM))
-    n_bench, slots = len(table.names), len(table.slots)
-    batch = 2048  # the stage's default --batch-rows
-
-    def scan(docs: list[str]) -> None:
-        found, doc_freq = np.zeros(slots, dtype=np.bool_), np.zeros(slots, dtype=np.int64)
-        last_doc = np.full(slots, -1, dtype=np.int64)
-        for i in range(0, len(docs), batch):
-            grams = hash_texts(docs[i:i + batch], NGRAM)
-            hits = np.zeros((len(grams.counts), n_bench), dtype=np.int64)
-            scan_documents(grams.hashes, grams.counts, table.slots, table.values, n_bench, i, found, doc_freq,
-                           last_doc, hits)
-
-    scan(texts[:WARMUP_DOCS])
-    start = time.perf_counter()
-    scan(texts)
-    scan_seconds = time.perf_counter() - start
-    found = sum(int((table_lookup(table.slots, hash_texts(texts[i:i + batch], NGRAM).hashes) >= 0).sum())
-                for i in range(0, len(texts), batch))
-    m, k = bloom_size(sum(len(t) for t in texts) // 5, 1e-8)  # ~6 bytes of text per n-gram here: sized generously
-    bloom = BloomFilter.empty(m, k, NGRAM)
-    bloom.add(hash_texts(texts[:WARMUP_DOCS], NGRAM).hashes)
-    start = time.perf_counter()
-    for i in range(0, len(texts), batch):
-        bloom.add(hash_texts(texts[i:i + batch], NGRAM).hashes)
-    return scan_seconds, found, time.perf_counter() - start
+def run_peer(corpus: Corpus) -> PeerRun:
+    """``_naive_contamination.py`` on the corpus's Parquet files, timed from start to exit."""
+    cmd = [sys.executable, "-P", str(PEER), str(corpus.folder), *(str(p) for p in BENCHMARKS.values())]
+    out = corpus.folder.parent / "runs"
+    out.mkdir(parents=True, exist_ok=True)
+    seconds, memory = timed_child(cmd, out / "peer.log")
+    r = json.loads((out / "peer.log").read_text().strip().splitlines()[-1])
+    log.info("peer: %.2f s, %d hits, %s distinct corpus 8-grams", seconds, r["hits"], f"{r['distinct']:,}")
+    return PeerRun(seconds, memory.root_peak, int(r["text_bytes"]), int(r["hits"]), int(r["distinct"]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -219,7 +152,7 @@ def read_run(out: Path, seconds: float, memory: TreeMemory | None) -> Run:
     return Run(seconds, int(stats["text_bytes"]), int(stats["ngrams"]), passes, memory, report.get("bloom"))
 
 
-def run_cli(corpus: Corpus, args: argparse.Namespace, mode: str, runner: str) -> Run:
+def run_cli(corpus: Corpus, args: argparse.Namespace, mode: str, runner: str, quiet: bool = False) -> Run:
     """``webtext-build contamination`` as a child process, timed from start to exit."""
     with FreshOut(args.workdir, f"{mode}-{runner}", args.keep) as out:
         # -P: the working folder is not put on sys.path (a module there must not shadow the stdlib)
@@ -229,10 +162,11 @@ def run_cli(corpus: Corpus, args: argparse.Namespace, mode: str, runner: str) ->
             cmd += ["--bloom-parts", str(args.bloom_parts)]
         if runner == "ray":
             cmd += ["--num-cpus", "2", "--no-dashboard"]
-        log.info("%s mode, %s runner: %s", mode, runner, " ".join(cmd[cmd.index("--mode"):]))
+        if not quiet:
+            log.info("%s mode, %s runner: %s", mode, runner, " ".join(cmd[cmd.index("--mode"):]))
         seconds, memory = timed_child(cmd, out / "cli.log", ray_kind)
         run = read_run(out / "report", seconds, memory)
-    log.info("%s mode, %s runner: %.1f s in all (%s); %.1f MB/s", mode, runner, seconds,
+    (log.debug if quiet else log.info)("%s mode, %s runner: %.1f s in all (%s); %.1f MB/s", mode, runner, seconds,
              ", ".join(f"{k} {v:.2f} s" for k, v in run.passes.items()), run.mbps())
     return run
 
@@ -362,51 +296,42 @@ def figure_memory(corpus: Corpus, bloom: dict[str, Any]) -> list[Row]:
 # Figures
 
 
-def figure_throughput(args: argparse.Namespace, corpus: Corpus, runs: dict[str, Run]) -> list[Row]:
-    texts = subsample(corpus, args.baseline_mb)
-    sub_bytes = sum(len(t.encode()) for t in texts)
-    bench = naive_benchmark_grams()
-    naive(texts[:WARMUP_DOCS], bench)
-    log.info("baseline: %d documents, %.1f MB, %d benchmark 8-grams...", len(texts), sub_bytes / MB, len(bench))
-    b_sec, b_hits, b_seen = naive(texts, bench)
-    base = sub_bytes / MB / b_sec
-    log.info("baseline: %.2f s, %.1f MB/s, %d hits, %d distinct corpus 8-grams", b_sec, base, b_hits, b_seen)
-    k_scan, k_hits, k_bloom = kernels(texts)
-    log.info("kernels: scan %.2f s (%d hits), Bloom %.2f s", k_scan, k_hits, k_bloom)
-    del texts
-    gc.collect()
+def target(text_bytes: int) -> float:
+    return next(t for size, t in TARGETS if text_bytes >= size * 0.99)  # "200MB" may hold a few bytes less
 
-    runs["exact-local"] = exact = run_cli(corpus, args, "exact", "local")
-    runs["bloom-local"] = bloom = run_cli(corpus, args, "bloom", "local")
 
-    def ratio_row(label: str, mbps: float) -> Row:
-        r = mbps / base
-        return Row(f"   {label}: / baseline", f"{r:.2f}x", f">= {TARGET_RATIO:.0f}x",
-                   verdict(r >= TARGET_RATIO) + (f" (aim {AIM_RATIO:.0f}x: met)" if r >= AIM_RATIO else ""))
-
-    sub = f"{sub_bytes / MB:.0f} MB subsample"
-    full = f"{exact.text_bytes / MB:.0f} MB"
-    scan_and_bloom = bloom.passes["scan"] + bloom.passes["bloom"]
-    return [
-        Row(f"1. baseline: regex + Python sets of 8-gram strings, in-process, {sub}", rate(sub_bytes, b_sec)),
-        Row(f"   webtext kernels in-process, {sub}: hash_texts + table scan", rate(sub_bytes, k_scan)),
-        Row("   ... n-grams found in a benchmark, webtext vs baseline", f"{k_hits:,} vs {b_hits:,}", "equal",
-            "PASS" if k_hits == b_hits else "MISMATCH"),
-        Row(f"   webtext kernels in-process, {sub}: hash_texts + BloomFilter.add", rate(sub_bytes, k_bloom)),
-        Row(f"   exact mode, 1 worker, {full}: whole process", rate(exact.text_bytes, exact.seconds)),
-        ratio_row("exact, whole process", exact.mbps()),
-        Row("   exact mode, 1 worker: scan pass alone (manifest)", rate(exact.text_bytes, exact.passes["scan"])),
-        ratio_row("exact, scan pass", exact.mbps("scan")),
-        Row(f"   bloom mode, 1 worker, {full}: whole process", rate(bloom.text_bytes, bloom.seconds)),
-        ratio_row("bloom, whole process", bloom.mbps()),
-        Row("   bloom mode, 1 worker: bloom pass alone (manifest)", rate(bloom.text_bytes, bloom.passes["bloom"])),
-        ratio_row("bloom, bloom pass", bloom.mbps("bloom")),
-        Row("   bloom mode, 1 worker: scan + bloom passes", rate(bloom.text_bytes, scan_and_bloom)),
-        Row("   report pass (exact / bloom: merge filters, 1M random strings...)",
-            f"{exact.passes['report']:.2f} s / {bloom.passes['report']:.2f} s"),
-        *memory_rows(exact, "exact mode, local"),
-        *memory_rows(bloom, "bloom mode, local"),
-    ]
+def figure_throughput(args: argparse.Namespace, corpus: Corpus, runs: dict[str, Run], first: bool) -> list[Row]:
+    """The peer and the stage in each mode, alternated, ``args.repeats`` rounds on ``corpus``."""
+    size = f"{corpus.text_bytes / MB:,.0f} MB"
+    for mode in args.modes:  # numba's on-disk cache filled (a user's first run), not timed
+        run_cli(corpus, args, mode, args.runner, quiet=True)
+    peer: list[PeerRun] = []
+    stage: dict[str, list[Run]] = {mode: [] for mode in args.modes}
+    for r in range(args.repeats):
+        log.info("%s, round %d of %d", size, r + 1, args.repeats)
+        peer.append(run_peer(corpus))
+        for mode in args.modes:
+            stage[mode].append(run_cli(corpus, args, mode, args.runner))
+    runs.update({f"{mode}-{args.runner}": stage[mode][-1] for mode in args.modes})
+    goal = target(corpus.text_bytes)
+    p_sec = statistics.median(p.seconds for p in peer)
+    rows = [Row(f"{'1.' if first else '  '} {size}, {corpus.documents:,} docs: peer (regex + Python sets, "
+                f"_naive_contamination.py), whole process, median of {args.repeats}",
+                f"{rate(corpus.text_bytes, p_sec)}; peak RSS {mib(max(p.peak_rss for p in peer))}")]
+    for mode in args.modes:
+        ratios = sorted(p.seconds / s.seconds for p, s in zip(peer, stage[mode], strict=True))
+        mid = statistics.median(ratios)
+        s_sec = statistics.median(s.seconds for s in stage[mode])
+        peak = max(s.memory.root_peak for s in stage[mode] if s.memory)  # the driver; Ray's workers: figure 2
+        rows.append(Row(f"   {size}: webtext-build contamination --mode {mode} --runner {args.runner}, whole process",
+                        f"{rate(corpus.text_bytes, s_sec)}; peak RSS {mib(peak)}"))
+        rows.append(Row(f"   {size}, {mode}: peer seconds / stage seconds, same round ({args.repeats} rounds)",
+                        f"{mid:.2f}x (rounds {ratios[0]:.2f}x-{ratios[-1]:.2f}x)", f">= {goal:.0f}x",
+                        verdict(mid >= goal)))
+        last = stage[mode][-1]
+        rows.append(Row(f"   {size}, {mode}: passes of the last round (manifests' wall_seconds)",
+                        ", ".join(f"{k} {v:.2f} s" for k, v in last.passes.items())))
+    return rows
 
 
 def figure_scaling(args: argparse.Namespace, corpus: Corpus, warm: Corpus, runs: dict[str, Run]) -> list[Row]:
@@ -466,31 +391,44 @@ def figure_scaling(args: argparse.Namespace, corpus: Corpus, warm: Corpus, runs:
 # ---------------------------------------------------------------------------------------------
 
 
+def megabytes(text: str) -> int:
+    """``24MB``, ``200MB``, ``1GB`` -> MB of text (10**6 bytes)."""
+    m = SIZE.fullmatch(text.strip())
+    if m is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: give sizes like 24MB, 200MB, 1GB")
+    return round(float(m.group(1)) * (1000 if m.group(2).upper() == "GB" else 1))
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--megabytes", type=int, default=None, help="corpus size, MB of text (default 200; 30 --quick)")
-    parser.add_argument("--shards", type=int, default=4, help="Parquet files of the corpus (default 4)")
-    parser.add_argument("--baseline-mb", type=float, default=None,
-                        help="MB of text the baseline and the in-process kernels run on (default 25; 5 --quick)")
+    parser.add_argument("--size", default="24MB,200MB",
+                        help="comma-separated corpus sizes, MB or GB of text (default 24MB,200MB)")
+    parser.add_argument("--repeats", type=int, default=3, help="alternated rounds per size (default 3)")
+    parser.add_argument("--modes", default="bloom,exact", help="stage modes measured (default bloom,exact)")
+    parser.add_argument("--runner", choices=("local", "ray"), default="local",
+                        help="the stage's --runner in figure 1 (default local)")
+    parser.add_argument("--shards", type=int, default=4, help="Parquet files of each corpus (default 4)")
     parser.add_argument("--bloom-parts", type=int, default=None,
                         help="--bloom-parts of the stage (default: the stage's own default)")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 30 MB corpus, 5 MB baseline subsample")
     parser.add_argument("--workdir", type=Path, default=Path(__file__).resolve().parent / "out" / "contamination",
                         help="cached corpora and scratch outputs (default benchmarks/out/contamination/)")
-    parser.add_argument("--parts", default=",".join(PARTS),
-                        help=f"comma-separated figures to measure (default: {','.join(PARTS)})")
+    parser.add_argument("--parts", default="throughput",
+                        help=f"comma-separated figures to measure, of {','.join(PARTS)} (default: throughput)")
     parser.add_argument("--keep", action="store_true", help="keep the stage's output folders")
     parser.add_argument("--strict", action="store_true", help="exit with status 1 if a figure is below its target")
     parser.add_argument("-v", "--verbose", action="store_true", help="also show the stage's own logging")
     args = parser.parse_args(argv)
-    if args.megabytes is None:
-        args.megabytes = 30 if args.quick else 200
-    if args.baseline_mb is None:
-        args.baseline_mb = 5.0 if args.quick else 25.0
+    try:
+        args.sizes = sorted({megabytes(x) for x in args.size.split(",") if x.strip()})
+    except argparse.ArgumentTypeError as exc:
+        parser.error(str(exc))
+    args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if not args.modes or set(args.modes) - {"bloom", "exact"}:
+        parser.error("--modes: bloom, exact or both")
     args.parts = check_parts(parser, args.parts, PARTS)
-    if args.megabytes < 1 or args.shards < 1 or args.baseline_mb <= 0:
-        parser.error("--megabytes, --shards and --baseline-mb must be positive")
+    if not args.sizes or min(args.sizes) < 1 or args.shards < 1 or args.repeats < 1:
+        parser.error("--size, --shards and --repeats must be positive")
     return args
 
 
@@ -498,12 +436,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = begin(args, log)
 
-    corpus = cached_corpus(DATA, args.workdir, args.megabytes, args.shards)
-    runs: dict[str, Run] = {}
+    corpora = [cached_corpus(DATA, args.workdir, mb, args.shards) for mb in args.sizes]
+    runs: dict[str, Run] = {}  # of the largest corpus, reused by the figures after the first
     figures: dict[str, list[Row]] = {}
     # Ray last: no Ray process is alive during the 1-worker runs and the memory child.
     if "throughput" in args.parts:
-        figures["throughput"] = figure_throughput(args, corpus, runs)
+        figures["throughput"] = []
+        for corpus in corpora:
+            runs.clear()
+            figures["throughput"] += figure_throughput(args, corpus, runs, first=not figures["throughput"])
+        if args.runner != "local":
+            runs.clear()
+    corpus = corpora[-1]
     if "memory" in args.parts:
         if "bloom-local" not in runs:
             runs["bloom-local"] = run_cli(corpus, args, "bloom", "local")
@@ -515,10 +459,11 @@ def main(argv: list[str] | None = None) -> int:
         figures["scaling"] = figure_scaling(args, corpus, warm, runs)
     rows = [row for part in PARTS for row in figures.get(part, [])]
 
+    sizes = ", ".join(f"{c.text_bytes / MB:,.0f} MB ({c.documents:,} documents)" for c in corpora)
     header = (
-        f"webtext contamination benchmark: {corpus.text_bytes / MB:,.0f} MB of text, {corpus.documents:,} documents "
-        f"in {len(corpus.files)} shards, {NGRAM}-grams, benchmarks {' + '.join(BENCHMARKS)}; {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}, {time.perf_counter() - started:.0f} s in all"
+        f"webtext contamination benchmark: {sizes} of real-sentence text in {args.shards} shards each, {NGRAM}-grams, "
+        f"benchmarks {' + '.join(BENCHMARKS)}; peer: _naive_contamination.py; {args.repeats} alternated rounds; "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {time.perf_counter() - started:.0f} s in all"
     )
     return finish(rows, header, args.strict)
 

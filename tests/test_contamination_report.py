@@ -6,6 +6,7 @@ real headless Chromium renders the page with its tables and images.
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import subprocess
@@ -17,7 +18,14 @@ import pytest
 
 from webtext.contamination.report import top_examples, write_report
 from webtext.contamination.report_page import html_page, markdown, page
-from webtext.contamination.report_plots import BINS, overlap_counts, overlap_figure, per_example_figure
+from webtext.contamination.report_plots import (
+    BINS,
+    PlotProcess,
+    overlap_counts,
+    overlap_figure,
+    per_example_figure,
+    plots,
+)
 
 HOSTILE_URLS = [
     "javascript:alert(1)",
@@ -298,3 +306,38 @@ def test_report_renders_in_headless_chromium(tmp_path):
 
 def p_title(report: dict) -> str:
     return page(report).title
+
+
+def test_plot_process_draws_the_same_pngs_as_this_process(tmp_path, caplog):
+    """The child renders with this module's own code: byte for byte the PNGs drawn here."""
+    caplog.set_level(logging.DEBUG, logger="webtext.contamination.report_plots")
+    report = make_report()
+    here = plots(tmp_path / "here", report)
+    child = PlotProcess().start()
+    child.submit(tmp_path / "child", report)
+    there = child.wait()
+    assert [p.relative_to(tmp_path / "child") for p in there] == [p.relative_to(tmp_path / "here") for p in here]
+    assert all(a.read_bytes() == b.read_bytes() for a, b in zip(here, there, strict=True))
+    assert "rendering in this process" not in caplog.text  # drawn by the child, not by the fallback
+
+
+def test_an_unused_plot_process_is_ended(tmp_path):
+    child = PlotProcess().start()
+    proc = child._proc
+    assert proc is not None
+    child.close()
+    assert proc.poll() is not None
+
+
+def test_a_lost_plot_process_is_replaced_by_drawing_here(tmp_path, caplog):
+    report = make_report()
+    child = PlotProcess().start()
+    assert child._proc is not None
+    child._proc.kill()
+    child._proc.wait()
+    child.submit(tmp_path, report)
+    with caplog.at_level(logging.DEBUG, logger="webtext.contamination.report_plots"):
+        files = child.wait()
+    assert "rendering in this process" in caplog.text
+    assert [f.name for f in files] == ["overlap.png", "per_example_overlap.png"]
+    assert all(f.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for f in files)

@@ -304,6 +304,36 @@ def test_saved_filter_is_made_of_the_slices_and_holds_every_corpus_ngram(world, 
     assert saved.contains(hashes).all()
 
 
+def test_whole_filter_built_by_two_threads_equals_one_built_by_one(world, bloom, tmp_path, monkeypatch):
+    """--bloom-parts 1 with a second core: the upper half of the partitions goes into a slice of
+    its own, ORed in afterwards; the saved filter (bits, header) and the report are those of a
+    one-thread build, and equal the filter of the two-slice run."""
+    from webtext.contamination import scan
+
+    monkeypatch.setattr(scan.os, "sched_getaffinity", lambda pid: {0, 1})
+    inserted: list[tuple[int, int]] = []
+    insert_range = scan._insert_range
+
+    def recorded(into, runs, p0, p1):
+        inserted.append((p0, p1))
+        insert_range(into, runs, p0, p1)
+
+    monkeypatch.setattr(scan, "_insert_range", recorded)
+    runs, ranges = {}, {}
+    for label, split in (("two-threads", 0), ("one-thread", 1 << 62)):
+        monkeypatch.setattr(scan, "SPLIT_ITEMS", split)
+        runs[label] = contamination(world, tmp_path / label, mode="bloom", bloom_parts=1)[1]
+        ranges[label] = sorted(inserted)
+        inserted.clear()
+    assert ranges == {"two-threads": [(0, 2048), (2048, 4096)], "one-thread": [(0, 4096)]}
+    two, one = (BloomFilter.load(tmp_path / label / "corpus.bloom") for label in ("two-threads", "one-thread"))
+    assert two.whole and two.partitions == one.partitions
+    assert np.array_equal(two.bits, one.bits)
+    assert np.array_equal(two.bits, BloomFilter.load(bloom[0] / "corpus.bloom").bits)
+    assert (two.items, two.planned) == (one.items, one.planned) == (bloom[2]["corpus"]["ngrams"], one.planned)
+    assert runs["two-threads"] == runs["one-thread"]
+
+
 def test_bloom_and_exact_agree_up_to_the_false_positive_bound(world, tmp_path):
     """A loose filter (fp 1e-3) so false positives occur: the report's Bloom count equals the
     filter's answer for the benchmark n-grams, exceeds the exact count only by n-grams absent from
@@ -783,3 +813,21 @@ def test_decontaminate_errors(deco, tmp_path, capsys):
     assert rc == 2 and "was not scanned" in capsys.readouterr().err
     assert main([*base, "--report", str(deco.report), "--method", "gpt3"]) == 0
     assert "decontaminate:" in capsys.readouterr().out
+
+
+def test_a_skipped_report_leaves_no_plot_process(world, tmp_path, monkeypatch):
+    """The plot child started early is ended with the run when a finished report is skipped."""
+    from webtext.contamination import report_plots
+
+    started: list[report_plots.PlotProcess] = []
+    start_early = report_plots.start_early
+
+    def recorded() -> report_plots.PlotProcess:
+        started.append(start_early())
+        return started[-1]
+
+    monkeypatch.setattr(report_plots, "start_early", recorded)
+    contamination(world, tmp_path / "r", mode="exact")
+    contamination(world, tmp_path / "r", mode="exact")  # every pass skipped
+    assert len(started) == 2 and report_plots._EARLY == []
+    assert all(p._proc is None for p in started)

@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from webtext.contamination.config import ContaminationConfig
+from webtext.contamination.report_plots import PlotProcess, plot_process
 from webtext.contamination.table import NgramTable, load_grams, save_npz
 from webtext.contamination.tasks import ReportInput
 from webtext.data import read_parquet, write_parquet
@@ -94,6 +96,15 @@ def report_task(cfg: ContaminationConfig, out: Path, task: ShardTask[ReportInput
     found, doc_freq = found_slots(out, len(table.slots))
     files: list[Path] = []
     bloom, bloom_file, bloom_digest = merged_bloom(cfg, out) if cfg.mode == "bloom" else (None, None, None)
+    # GPT-2's check of the filter (~0.5 s for 1M strings, in compiled code that releases the GIL) runs
+    # in a thread beside the per-benchmark work below instead of after it
+    checker = ThreadPoolExecutor(1, thread_name_prefix="random-check")
+    fp_check = None
+    if bloom is not None and cfg.random_check:
+        from webtext.contamination.bloom import random_string_check
+
+        fp_check = checker.submit(random_string_check, bloom, cfg.random_check)
+    checker.shutdown(wait=False)  # the thread ends with its one job
     digests: dict[str, str] = {}
     if bloom_file is not None:
         files.append(bloom_file)
@@ -101,6 +112,7 @@ def report_task(cfg: ContaminationConfig, out: Path, task: ShardTask[ReportInput
             digests[str(bloom_file)] = bloom_digest
     examples_text = json.loads((out / "ngrams" / "examples.json").read_text())
     results: dict[str, Any] = {}
+    per_example_columns: dict[str, dict[str, Any]] = {}  # examples/NAME.parquet
     examples_top: list[dict[str, Any]] = []
     for name in names:
         grams = load_grams(out / "ngrams" / f"{name}.npz")
@@ -125,15 +137,36 @@ def report_task(cfg: ContaminationConfig, out: Path, task: ShardTask[ReportInput
         with np.errstate(invalid="ignore", divide="ignore"):
             overlap_ex = np.where(grams.counts > 0, 100.0 * per_ex / np.maximum(grams.counts, 1), np.nan)
         entry["contaminated_examples"] = int((per_ex > 0).sum())
-        ex_file = out / "examples" / f"{name}.parquet"
-        write_parquet(ex_file, pa.table({
+        per_example_columns[name] = {
             "example": np.arange(len(grams.counts)), "n_ngrams": grams.counts, "n_found": per_ex,
             "overlap_percent": overlap_ex, "train_overlap_percent": train_per_ex, "text": examples_text[name],
-        }, schema=examples_schema()))
-        files.append(ex_file)
+        }
         entry["per_example_overlap"] = [None if np.isnan(v) else float(v) for v in overlap_ex]
         results[name] = entry
         examples_top += top_examples(name, per_ex, grams.counts, overlap_ex, examples_text[name])
+    # the plots need only the figures above: the child renders them while the files are written
+    plotter = plot_process()
+    plotter.submit(out, {"ngram": cfg.ngram, "benchmarks": results})
+    try:
+        for name, columns in per_example_columns.items():
+            ex_file = out / "examples" / f"{name}.parquet"
+            write_parquet(ex_file, pa.table(columns, schema=examples_schema()))
+            files.append(ex_file)
+        files += _finish_report(cfg, out, results, examples_top, doc_freq, bloom, bloom_file, fp_check, plotter)
+    except BaseException:
+        plotter.close(kill=True)  # no plots written after the task has failed
+        raise
+    counts = {f"overlap_ppm_{n}": round(results[n]["overlap_percent"] * 1e4) for n in names}
+    counts["total"] = counts["kept"] = len(names)  # the books count benchmarks reported
+    return ShardOutput(files=files, counts=counts, digests=digests)
+
+
+def _finish_report(cfg: ContaminationConfig, out: Path, results: dict[str, Any], examples_top: list[dict[str, Any]],
+                   doc_freq: np.ndarray, bloom: Any, bloom_file: Path | None, fp_check: Future[int] | None,
+                   plotter: PlotProcess) -> list[Path]:
+    """What follows the per-benchmark figures, while ``plotter`` renders them: the filter's check, the
+    top documents, the report's pages and report.json; returns the files written."""
+    files: list[Path] = []
     save_npz(out / "ngrams" / "doc_freq.npz", doc_freq=doc_freq)
     files.append(out / "ngrams" / "doc_freq.npz")
     hits = _read_hits(out)
@@ -143,9 +176,9 @@ def report_task(cfg: ContaminationConfig, out: Path, task: ShardTask[ReportInput
         "corpus": _corpus_stats(out, hits), "benchmarks": results,
     }
     if bloom is not None:
-        from webtext.contamination.bloom import false_positive_bound, random_string_check
+        from webtext.contamination.bloom import false_positive_bound
 
-        fp_hits = random_string_check(bloom, cfg.random_check) if cfg.random_check else None
+        fp_hits = fp_check.result() if fp_check is not None else None
         report["bloom"] = {
             "m_bits": bloom.m, "k": bloom.k, "bytes": bloom.nbytes, "items": bloom.items,
             "planned_distinct": bloom.planned or None,
@@ -158,13 +191,11 @@ def report_task(cfg: ContaminationConfig, out: Path, task: ShardTask[ReportInput
         }
     report["top_documents"] = _top_documents(hits, cfg.top_documents)
     report["top_examples"] = examples_top
-    files += write_report(out, report)
+    files += write_report(out, report, plotter)
     slim = {k: ({n: {kk: vv for kk, vv in e.items() if kk != "per_example_overlap"} for n, e in v.items()}
                 if k == "benchmarks" else v) for k, v in report.items()}
     files.append(_write(out / "report.json", json.dumps(slim, indent=2, sort_keys=True)))
-    counts = {f"overlap_ppm_{n}": round(results[n]["overlap_percent"] * 1e4) for n in names}
-    counts["total"] = counts["kept"] = len(names)  # the books count benchmarks reported
-    return ShardOutput(files=files, counts=counts, digests=digests)
+    return files
 
 
 def _read_hits(out: Path):
@@ -205,12 +236,15 @@ def top_examples(name: str, per_ex: np.ndarray, counts: np.ndarray, overlap: np.
              "overlap_percent": float(overlap[i]), "text": texts[i]} for i in order]
 
 
-def write_report(out: Path, report: dict[str, Any]) -> list[Path]:
+def write_report(out: Path, report: dict[str, Any], plotter: PlotProcess | None = None) -> list[Path]:
+    """The plots (from ``plotter``, already given this report's figures, or rendered here), report.md
+    and report.html."""
     from webtext.contamination.report_page import html_page, markdown, page
     from webtext.contamination.report_plots import plots
 
-    files = plots(out, report)
     p = page(report)
-    files.append(_write(out / "report.md", markdown(p)))
-    files.append(_write(out / "report.html", html_page(p)))
+    md, html = markdown(p), html_page(p)
+    files = plotter.wait() if plotter is not None else plots(out, report)
+    files.append(_write(out / "report.md", md))
+    files.append(_write(out / "report.html", html))
     return files
