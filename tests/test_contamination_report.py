@@ -6,10 +6,10 @@ real headless Chromium renders the page with its tables and images.
 
 from __future__ import annotations
 
-import logging
 import re
 import shutil
 import subprocess
+import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -20,13 +20,15 @@ from webtext.contamination.report import top_examples, write_report
 from webtext.contamination.report_page import html_page, markdown, page
 from webtext.contamination.report_plots import (
     BINS,
-    PlotProcess,
+    PANEL,
+    Box,
+    nice_ticks,
     overlap_counts,
     overlap_figure,
     per_example_figure,
-    plots,
 )
 
+SVG = "{http://www.w3.org/2000/svg}"
 HOSTILE_URLS = [
     "javascript:alert(1)",
     " JaVaScRiPt:alert(2)",
@@ -147,7 +149,7 @@ def test_html_has_every_table_and_cell_of_the_markdown():
     assert tree.tables[1][1] == ["wikitext2", "204", "4,000", "300", "19"]
     for sentence in ("Corpus: 1,234 documents", "Bloom filter: m = 1,048,576 bits", "Exact overlap from the scan"):
         assert sentence in md and sentence in html
-    for img in ("plots/overlap.png", "plots/per_example_overlap.png"):
+    for img in ("plots/overlap.svg", "plots/per_example_overlap.svg"):
         assert f"]({img})" in md and ("img", {"src": img}) in [(t, {"src": a.get("src")}) for t, a in tree.tags]
     hrefs = {href for _, href in tree.links}
     assert {f"http://corpus.example/d{i}" for i in range(5)} <= hrefs  # the documents' URLs are links
@@ -207,40 +209,72 @@ def test_overlap_counts_bins():
     assert counts.tolist() == [2, 1, 0, 0, 0, 1, 0, 0, 0, 1, 3]
 
 
-def _drawn_inside(fig) -> None:
-    """Draws FIG as savefig's PNG would, and checks that everything drawn lies within the figure
-    (nothing cut at the edges)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+def _drawn_inside(d) -> None:
+    """Every element's box (text from its width estimate, turned with it) lies within the picture."""
+    outside = [(role, b) for role, boxes in d.boxes.items() for b in boxes if not b.inside(d.width, d.height)]
+    assert not outside, (outside[:5], d.width, d.height)
 
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    box = fig.get_tightbbox(canvas.get_renderer())  # inches
-    w, h = fig.get_size_inches()
-    assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= w and box.y1 <= h, (box, w, h)
+
+def _svg(d) -> ET.Element:
+    root = ET.fromstring(d.svg())  # well-formed XML, whatever the benchmark names hold
+    assert root.get("viewBox") == f"0 0 {d.width} {d.height}"
+    return root
+
+
+def _bars(root: ET.Element) -> list[dict[str, str]]:
+    return [r.attrib for r in root.iter(f"{SVG}rect") if r.get("class") == "bar"]
 
 
 @pytest.mark.parametrize("names", [("wikitext2",), ("wikitext2", "ptb", "lambada", "cbt-named")])
 def test_plots_keep_labels_inside_and_the_legend_off_the_bars(names):
     report = make_report(names=names)
-    fig = overlap_figure(report)
-    _drawn_inside(fig)
-    ax = fig.axes[0]
-    legend = ax.get_legend().get_window_extent()
-    bars = [p.get_window_extent() for p in ax.patches]
-    assert bars and not any(legend.overlaps(b) for b in bars)
-    assert legend.x0 >= ax.get_window_extent().x1  # beside the data, not over it
+    d = overlap_figure(report)
+    _drawn_inside(d)
+    bars, legend = d.boxes["bar"], d.boxes["legend"]
+    assert len(bars) == 2 * len(names) and len(legend) == 4  # two series, a swatch and a label each
+    assert not any(a.overlaps(b) for a in legend for b in bars)
+    assert min(b.x0 for b in legend) >= max(b.x1 for b in bars)  # beside the data, not over it
+    values = [float(a["data-value"]) for a in _bars(_svg(d))]
+    want = [v for n in names for v in (report["benchmarks"][n]["overlap_percent"],
+                                       report["benchmarks"][n]["train_overlap_percent"])]
+    assert values == pytest.approx(want)
+    heights = [b.y1 - b.y0 for b in bars]
+    assert heights == pytest.approx([max(heights) * v / max(want) for v in want])  # one linear axis from 0
 
-    fig = per_example_figure(report)
-    _drawn_inside(fig)
-    shown = [ax for ax in fig.axes if ax.get_visible()]
-    assert len(shown) == len(names)
-    for ax, name in zip(shown, names, strict=True):
-        assert ax.get_yscale() == "linear" and ax.get_ylim()[0] == 0
-        heights = [p.get_height() for p in ax.patches]
+    d = per_example_figure(report)
+    _drawn_inside(d)
+    root = _svg(d)
+    titles = [t.text or "" for t in root.iter(f"{SVG}text") if t.get("class") == "title"]
+    for k, name in enumerate(names):
+        panel = [a for a in _bars(root) if a["data-panel"] == str(k)]
+        heights = [float(a["height"]) for a in panel]
         zero, counts = overlap_counts(report["benchmarks"][name]["per_example_overlap"])
-        assert heights == counts.tolist() and heights[-1] >= 7  # the fully contained examples: a visible bar
-        assert ax.get_ylim()[1] < 2 * max(heights)  # the axis is scaled to them, not to the 180 at 0
-        assert f"{zero:,} with none" in ax.get_title()
+        assert [int(a["data-count"]) for a in panel] == counts.tolist() and counts[-1] >= 7
+        assert heights == pytest.approx([max(heights) * c / counts.max() for c in counts], abs=0.02)  # linear from 0
+        assert panel[-1]["fill"] != panel[0]["fill"]  # the fully contained examples: a bar of their own colour
+        assert max(heights) > 0.5 * PANEL[1]  # the axis is scaled to them, not to the 180 at 0
+        assert any(f"{zero:,} with none" in t for t in titles) and any(t.startswith(f"{name}: ") for t in titles)
+
+
+def test_plot_text_is_escaped_and_long_names_shrink_to_their_slot():
+    names = ("<b>&amp;</b>", "a-benchmark-name-much-longer-than-its-slot-in-the-figure")
+    report = make_report(names=names)
+    for d in (overlap_figure(report), per_example_figure(report)):
+        _drawn_inside(d)
+        texts = [t.text for t in _svg(d).iter(f"{SVG}text")]
+        assert any(t and t.startswith("<b>&amp;</b>") for t in texts)  # text, not markup
+    d = overlap_figure(report)
+    labels = d.boxes["xtick"]
+    assert len(labels) == 2 and not any(a.overlaps(b) for i, a in enumerate(labels) for b in labels[i + 1:])
+
+
+def test_nice_ticks():
+    assert nice_ticks(0.0) == [0.0]
+    assert nice_ticks(10.0) == [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
+    assert nice_ticks(0.7) == pytest.approx([0.0, 0.2, 0.4, 0.6])
+    assert nice_ticks(3.45, integer=True) == [0.0, 1.0, 2.0, 3.0]
+    assert nice_ticks(215.0, integer=True) == [0.0, 50.0, 100.0, 150.0, 200.0]
+    assert Box(0, 0, 2, 2).overlaps(Box(1, 1, 3, 3)) and not Box(0, 0, 1, 1).overlaps(Box(1, 0, 2, 1))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -288,7 +322,7 @@ def test_report_renders_in_headless_chromium(tmp_path):
     assert body.get("data-loaded") == "yes" and body.get("data-title") == p_title(report)
     assert got.tables == want.tables and len(got.tables) == 4 and len(got.tables[2]) == 7
     images = [a for t, a in got.tags if t == "img"]
-    assert [a["src"] for a in images] == ["plots/overlap.png", "plots/per_example_overlap.png"]
+    assert [a["src"] for a in images] == ["plots/overlap.svg", "plots/per_example_overlap.svg"]
     for a in images:
         w, h = map(int, a["data-natural"].split("x"))
         assert w > 300 and h > 200, a  # decoded, not a broken-image icon
@@ -306,38 +340,3 @@ def test_report_renders_in_headless_chromium(tmp_path):
 
 def p_title(report: dict) -> str:
     return page(report).title
-
-
-def test_plot_process_draws_the_same_pngs_as_this_process(tmp_path, caplog):
-    """The child renders with this module's own code: byte for byte the PNGs drawn here."""
-    caplog.set_level(logging.DEBUG, logger="webtext.contamination.report_plots")
-    report = make_report()
-    here = plots(tmp_path / "here", report)
-    child = PlotProcess().start()
-    child.submit(tmp_path / "child", report)
-    there = child.wait()
-    assert [p.relative_to(tmp_path / "child") for p in there] == [p.relative_to(tmp_path / "here") for p in here]
-    assert all(a.read_bytes() == b.read_bytes() for a, b in zip(here, there, strict=True))
-    assert "rendering in this process" not in caplog.text  # drawn by the child, not by the fallback
-
-
-def test_an_unused_plot_process_is_ended(tmp_path):
-    child = PlotProcess().start()
-    proc = child._proc
-    assert proc is not None
-    child.close()
-    assert proc.poll() is not None
-
-
-def test_a_lost_plot_process_is_replaced_by_drawing_here(tmp_path, caplog):
-    report = make_report()
-    child = PlotProcess().start()
-    assert child._proc is not None
-    child._proc.kill()
-    child._proc.wait()
-    child.submit(tmp_path, report)
-    with caplog.at_level(logging.DEBUG, logger="webtext.contamination.report_plots"):
-        files = child.wait()
-    assert "rendering in this process" in caplog.text
-    assert [f.name for f in files] == ["overlap.png", "per_example_overlap.png"]
-    assert all(f.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for f in files)

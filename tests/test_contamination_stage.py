@@ -13,6 +13,7 @@ import math
 import random
 import re
 import shutil
+import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
 
@@ -232,15 +233,16 @@ def test_per_example_overlap(world, exact):
 
 def test_report_files_and_plots(world, exact, bloom):
     for out, mode in ((exact[0], "exact"), (bloom[0], "bloom")):
-        for f in ("report.json", "report.md", "report.html", "plots/overlap.png", "plots/per_example_overlap.png"):
+        for f in ("report.json", "report.md", "report.html", "plots/overlap.svg", "plots/per_example_overlap.svg"):
             assert (out / f).is_file() and (out / f).stat().st_size > 0, f
-        assert (out / "plots" / "overlap.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        svg = ET.fromstring((out / "plots" / "overlap.svg").read_text())
+        assert svg.tag == "{http://www.w3.org/2000/svg}svg" and "wikitext2" in ET.tostring(svg, encoding="unicode")
         md = (out / "report.md").read_text()
         assert f"{mode} mode" in md and "| this corpus |" in md and "| | wikitext2 | ptb |" in md
         assert f"{world.expected['wikitext2'][0]:.2f}%" in md or mode == "bloom"
         assert "own training split" not in md
         page = (out / "report.html").read_text()
-        assert page.startswith("<!doctype html>") and "plots/overlap.png" in page and "wikitext2" in page
+        assert page.startswith("<!doctype html>") and "plots/overlap.svg" in page and "wikitext2" in page
         assert '<a href="http://corpus.example/' in page  # lineage of the most contaminated documents, as links
         assert page.count("<table>") == 4 and "Most contaminated benchmark examples" in md  # as many tables as md
         assert verify_dataset(out)[1] == []
@@ -813,21 +815,3 @@ def test_decontaminate_errors(deco, tmp_path, capsys):
     assert rc == 2 and "was not scanned" in capsys.readouterr().err
     assert main([*base, "--report", str(deco.report), "--method", "gpt3"]) == 0
     assert "decontaminate:" in capsys.readouterr().out
-
-
-def test_a_skipped_report_leaves_no_plot_process(world, tmp_path, monkeypatch):
-    """The plot child started early is ended with the run when a finished report is skipped."""
-    from webtext.contamination import report_plots
-
-    started: list[report_plots.PlotProcess] = []
-    start_early = report_plots.start_early
-
-    def recorded() -> report_plots.PlotProcess:
-        started.append(start_early())
-        return started[-1]
-
-    monkeypatch.setattr(report_plots, "start_early", recorded)
-    contamination(world, tmp_path / "r", mode="exact")
-    contamination(world, tmp_path / "r", mode="exact")  # every pass skipped
-    assert len(started) == 2 and report_plots._EARLY == []
-    assert all(p._proc is None for p in started)

@@ -64,19 +64,6 @@ def _prepare_ngrams(cfg: ContaminationConfig, out: Path) -> tuple[str, list[str]
 
 
 def run_contamination(cfg: ContaminationConfig, out: Path, runner: Runner) -> Manifest:
-    from webtext.contamination.report_plots import end_early, start_early
-
-    # The report runs in this process with the local runner: its plot process starts now, so that
-    # matplotlib's import overlaps with the scan instead of adding to a small corpus's run time.
-    if runner.name == "local":
-        start_early()
-    try:
-        return _run_contamination(cfg, out, runner)
-    finally:
-        end_early()  # taken and finished by the report, or killed unused (a finished report skipped)
-
-
-def _run_contamination(cfg: ContaminationConfig, out: Path, runner: Runner) -> Manifest:
     import numpy as np
 
     from webtext.contamination.bloom import (

@@ -5,9 +5,11 @@ Python definitions they must agree with."""
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from webtext import probes
 from webtext.dedup.kernels import COMBINE_SEED, FNV_OFFSET, FNV_PRIME, GOLDEN, fmix64
+
+njit = probes.numba().njit  # numba without its SciPy probes (webtext.probes)
 
 U64 = np.uint64
 EMPTY = U64(0)  # table slots hold hash | 1, so 0 marks a free slot
@@ -365,11 +367,15 @@ def hll_add(registers, hashes):
 
 @njit(cache=True, nogil=True)
 def random_letters(rows, width, seed):
-    """``rows`` x ``width`` random lower-case letters (splitmix64 stream), for GPT-2's check."""
+    """``rows`` x ``width`` random lower-case letters (splitmix64 stream, two letters from each
+    64-bit output: one from each half, by multiply-shift), for GPT-2's check."""
     out = np.empty((rows, width), dtype=np.uint8)
     state = U64(seed) * U64(0x9E3779B97F4A7C15) + U64(1)
     for r in range(rows):
-        for c in range(width):
+        for c in range(0, width, 2):
             state += U64(0x9E3779B97F4A7C15)
-            out[r, c] = 97 + np.uint8(((fmix64(state) >> U64(32)) * U64(26)) >> U64(32))
+            z = fmix64(state)
+            out[r, c] = 97 + np.uint8(((z >> U64(32)) * U64(26)) >> U64(32))
+            if c + 1 < width:
+                out[r, c + 1] = 97 + np.uint8(((z & U64(0xFFFFFFFF)) * U64(26)) >> U64(32))
     return out

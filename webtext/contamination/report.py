@@ -1,7 +1,7 @@
 """The contamination report: overlap per benchmark (GPT-2's Table 6 layout), per-example
 overlap, the most contaminated documents and benchmark examples, the Bloom filter's own check,
 written as ``report.json`` (``benchmarks.<NAME>.overlap_percent`` is the headline figure),
-``report.md`` and ``report.html`` (the same page: ``report_page``) with PNG plots
+``report.md`` and ``report.html`` (the same page: ``report_page``) with SVG plots
 (``report_plots``), plus ``examples/NAME.parquet``.
 
 Overlap % = share of the test set's n-gram *occurrences* whose n-gram occurs in the corpus.
@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 
 from webtext.contamination.config import ContaminationConfig
-from webtext.contamination.report_plots import PlotProcess, plot_process
 from webtext.contamination.table import NgramTable, load_grams, save_npz
 from webtext.contamination.tasks import ReportInput
 from webtext.data import read_parquet, write_parquet
@@ -121,7 +120,7 @@ def report_task(cfg: ContaminationConfig, out: Path, task: ShardTask[ReportInput
         hit = bloom.contains(grams.hashes) if bloom is not None else exact_hit
         n = len(grams.hashes)
         entry: dict[str, Any] = {
-            "examples": len(grams.counts), "ngrams": n, "distinct_ngrams": len(np.unique(grams.hashes)),
+            "examples": len(grams.counts), "ngrams": n, "distinct_ngrams": table.distinct(name),
             "found": int(hit.sum()), "overlap_percent": 100.0 * hit.sum() / n if n else 0.0,
             "exact_overlap_percent": 100.0 * exact_hit.sum() / n if n else 0.0,
         }
@@ -144,28 +143,21 @@ def report_task(cfg: ContaminationConfig, out: Path, task: ShardTask[ReportInput
         entry["per_example_overlap"] = [None if np.isnan(v) else float(v) for v in overlap_ex]
         results[name] = entry
         examples_top += top_examples(name, per_ex, grams.counts, overlap_ex, examples_text[name])
-    # the plots need only the figures above: the child renders them while the files are written
-    plotter = plot_process()
-    plotter.submit(out, {"ngram": cfg.ngram, "benchmarks": results})
-    try:
-        for name, columns in per_example_columns.items():
-            ex_file = out / "examples" / f"{name}.parquet"
-            write_parquet(ex_file, pa.table(columns, schema=examples_schema()))
-            files.append(ex_file)
-        files += _finish_report(cfg, out, results, examples_top, doc_freq, bloom, bloom_file, fp_check, plotter)
-    except BaseException:
-        plotter.close(kill=True)  # no plots written after the task has failed
-        raise
+    for name, columns in per_example_columns.items():
+        ex_file = out / "examples" / f"{name}.parquet"
+        write_parquet(ex_file, pa.table(columns, schema=examples_schema()))
+        files.append(ex_file)
+    files += _finish_report(cfg, out, results, examples_top, doc_freq, bloom, bloom_file, fp_check)
     counts = {f"overlap_ppm_{n}": round(results[n]["overlap_percent"] * 1e4) for n in names}
     counts["total"] = counts["kept"] = len(names)  # the books count benchmarks reported
     return ShardOutput(files=files, counts=counts, digests=digests)
 
 
 def _finish_report(cfg: ContaminationConfig, out: Path, results: dict[str, Any], examples_top: list[dict[str, Any]],
-                   doc_freq: np.ndarray, bloom: Any, bloom_file: Path | None, fp_check: Future[int] | None,
-                   plotter: PlotProcess) -> list[Path]:
-    """What follows the per-benchmark figures, while ``plotter`` renders them: the filter's check, the
-    top documents, the report's pages and report.json; returns the files written."""
+                   doc_freq: np.ndarray, bloom: Any, bloom_file: Path | None,
+                   fp_check: Future[int] | None) -> list[Path]:
+    """What follows the per-benchmark figures: the filter's check, the top documents, the report's
+    pages, plots and report.json; returns the files written."""
     files: list[Path] = []
     save_npz(out / "ngrams" / "doc_freq.npz", doc_freq=doc_freq)
     files.append(out / "ngrams" / "doc_freq.npz")
@@ -191,7 +183,7 @@ def _finish_report(cfg: ContaminationConfig, out: Path, results: dict[str, Any],
         }
     report["top_documents"] = _top_documents(hits, cfg.top_documents)
     report["top_examples"] = examples_top
-    files += write_report(out, report, plotter)
+    files += write_report(out, report)
     slim = {k: ({n: {kk: vv for kk, vv in e.items() if kk != "per_example_overlap"} for n, e in v.items()}
                 if k == "benchmarks" else v) for k, v in report.items()}
     files.append(_write(out / "report.json", json.dumps(slim, indent=2, sort_keys=True)))
@@ -236,15 +228,14 @@ def top_examples(name: str, per_ex: np.ndarray, counts: np.ndarray, overlap: np.
              "overlap_percent": float(overlap[i]), "text": texts[i]} for i in order]
 
 
-def write_report(out: Path, report: dict[str, Any], plotter: PlotProcess | None = None) -> list[Path]:
-    """The plots (from ``plotter``, already given this report's figures, or rendered here), report.md
-    and report.html."""
+def write_report(out: Path, report: dict[str, Any]) -> list[Path]:
+    """The plots, report.md and report.html."""
     from webtext.contamination.report_page import html_page, markdown, page
     from webtext.contamination.report_plots import plots
 
     p = page(report)
     md, html = markdown(p), html_page(p)
-    files = plotter.wait() if plotter is not None else plots(out, report)
+    files = plots(out, report)
     files.append(_write(out / "report.md", md))
     files.append(_write(out / "report.html", html))
     return files

@@ -112,8 +112,8 @@ def page(report: dict[str, Any]) -> Page:
             f"{bl['random_string_hits']} of {bl['random_strings']:,} random strings reported present. "
             "Exact overlap from the scan: " + ", ".join(f"{n} {_pct(b[n]['exact_overlap_percent'])}" for n in names)
             + "."]))
-    p.blocks += [Image("plots/overlap.png", "overlap per benchmark"),
-                 Image("plots/per_example_overlap.png", "per-example overlap")]
+    p.blocks += [Image("plots/overlap.svg", "overlap per benchmark"),
+                 Image("plots/per_example_overlap.svg", "per-example overlap")]
     p.blocks += [Heading(2, "Most contaminated documents"), Table(
         ["id", "benchmark", "n-gram hits", "fraction", "karma", "url"],
         [[str(d["id"]), d["benchmark"], f"{d['n_hits']:,}", f"{d['fraction']:.3f}",

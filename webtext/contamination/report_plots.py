@@ -1,46 +1,38 @@
-"""The contamination report's two PNG plots: overlap per benchmark (bars with their values, the
-legend beside the axes) and, per benchmark, how many examples have each share of their n-grams
-in the corpus, on a linear axis.
+"""The contamination report's two plots, as SVG: overlap per benchmark (bars with their values, the
+legend beside the axes) and, per benchmark, how many examples have each share of their n-grams in
+the corpus, on a linear axis.
 
 Most examples of a benchmark share nothing with a corpus, so a plain histogram is one tall bar at
 0 with the rest flat against the axis; the 0 examples are counted in the panel's title instead of
 drawn, and the fully contained ones (100%) get a bar of their own colour, so the tail that matters
 is what the axis is scaled to.
 
-Figures are built with ``matplotlib.figure.Figure`` (no pyplot: cheaper to import, no global
-state, no GUI backend) with margins fixed in inches around every panel, wide enough for the
-labels (a test checks that everything drawn lies inside the figure): a layout engine would measure
-every text first, the largest cost of a small report after matplotlib's import.
-
-That import (~1 s) and the rendering (~0.6 s) are a fixed cost that decides a small corpus's run
-time, so :class:`PlotProcess` does both in a child process: started when the stage starts, it
-imports matplotlib (and loads its font) while the corpus is scanned on the other core, and renders
-while the report does the rest of its work. It runs :func:`plots` itself, so the PNGs are the same
-bytes as rendered in this process; if the child is lost they are rendered here instead.
+Drawn by hand (rectangles, lines and texts) instead of with matplotlib: its import and two PNGs
+cost ~1.7 s of CPU per report, the largest fixed cost of a small corpus's whole run (issue #19);
+these take milliseconds, stay sharp at any zoom, and their text can be searched. Without a font
+renderer, text is placed from a width estimate per character (``text_width``, generous for the
+sans-serif fonts browsers pick); every element's box is kept (``Drawing.boxes``) so a test can
+check that nothing leaves the picture and the legend covers no bar.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import logging
+import html
 import math
-import subprocess
-import sys
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
-from webtext import lifeline
-from webtext.paths import atomic_path
-
-log = logging.getLogger(__name__)
+from webtext.paths import atomic_write_bytes
 
 BINS = [f"{lo}–{lo + 10}" for lo in range(0, 100, 10)] + ["100"]
-PANELS_PER_ROW = 2  # 2 x 4.4 in at 110 dpi: 968 px, the page width without scaling
-DPI = 110
-PANEL = (4.4, 3.6)  # inches per per-example panel
+PANELS_PER_ROW = 2
+PANEL = (484, 396)  # pixels per per-example panel: two side by side = 968 px, the page width
+BLUE, ORANGE, RED, INK, GRID = "#1f77b4", "#ff7f0e", "#d62728", "#262626", "#d9d9d9"
+FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"
+EM = 0.62  # a character's width in ems, an upper estimate for those fonts (digits ~0.55-0.64)
 
 
 def overlap_counts(values: list[float | None]) -> tuple[int, np.ndarray]:
@@ -54,203 +46,189 @@ def overlap_counts(values: list[float | None]) -> tuple[int, np.ndarray]:
 
 
 def plots(out: Path, report: dict[str, Any]) -> list[Path]:
-    return [_save(overlap_figure(report), out / "plots" / "overlap.png"),
-            _save(per_example_figure(report), out / "plots" / "per_example_overlap.png")]
+    """Write ``plots/overlap.svg`` and ``plots/per_example_overlap.svg``; returns their paths."""
+    files = []
+    for name, drawing in (("overlap.svg", overlap_figure(report)), ("per_example_overlap.svg",
+                                                                     per_example_figure(report))):
+        files.append(out / "plots" / name)
+        atomic_write_bytes(files[-1], drawing.svg().encode())
+    return files
 
 
-def overlap_figure(report: dict[str, Any]):
-    from matplotlib.figure import Figure
+# ---------------------------------------------------------------------------------------------
+# A small SVG canvas that remembers where it drew
 
+
+@dataclass(frozen=True)
+class Box:
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    def overlaps(self, other: Box) -> bool:
+        return self.x0 < other.x1 and other.x0 < self.x1 and self.y0 < other.y1 and other.y0 < self.y1
+
+    def inside(self, width: float, height: float) -> bool:
+        return self.x0 >= 0 and self.y0 >= 0 and self.x1 <= width and self.y1 <= height
+
+
+def text_width(s: str, size: float, bold: bool = False) -> float:
+    return len(s) * size * EM * (1.1 if bold else 1.0)
+
+
+@dataclass
+class Drawing:
+    width: int
+    height: int
+    parts: list[str] = field(default_factory=list)
+    boxes: dict[str, list[Box]] = field(default_factory=dict)  # role ("bar", "legend", "text", ...) -> boxes
+
+    def _keep(self, role: str, box: Box) -> None:
+        self.boxes.setdefault(role, []).append(box)
+
+    def rect(self, x: float, y: float, w: float, h: float, fill: str, role: str = "shape", **data: Any) -> None:
+        attrs = "".join(f' data-{k}="{v}"' for k, v in data.items())
+        self.parts.append(f'<rect class="{role}" x="{x:.2f}" y="{y:.2f}" width="{w:.2f}" height="{h:.2f}" '
+                          f'fill="{fill}"{attrs}/>')
+        self._keep(role, Box(x, y, x + w, y + h))
+
+    def line(self, x0: float, y0: float, x1: float, y1: float, stroke: str = INK, width: float = 1.0) -> None:
+        self.parts.append(f'<line x1="{x0:.2f}" y1="{y0:.2f}" x2="{x1:.2f}" y2="{y1:.2f}" stroke="{stroke}" '
+                          f'stroke-width="{width}"/>')
+        self._keep("line", Box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
+
+    def text(self, x: float, y: float, s: str, size: float = 11.0, anchor: str = "middle", angle: float = 0.0,
+             role: str = "text", bold: bool = False) -> None:
+        """``s`` with its baseline at ``y``, anchored at ``x`` ("start", "middle", "end"), turned by
+        ``angle`` degrees (clockwise, SVG's sense) around its anchor."""
+        turn = f' transform="rotate({angle:g} {x:.2f} {y:.2f})"' if angle else ""
+        weight = ' font-weight="bold"' if bold else ""
+        self.parts.append(f'<text class="{role}" x="{x:.2f}" y="{y:.2f}" font-size="{size:g}" '
+                          f'text-anchor="{anchor}"{weight}{turn}>{html.escape(s)}</text>')
+        w = text_width(s, size, bold)
+        x0 = {"start": 0.0, "middle": -w / 2, "end": -w}[anchor]
+        # the unturned box relative to the anchor: ascent ~0.8 em above the baseline, descent ~0.25 below
+        corners = [(x0, -0.8 * size), (x0 + w, -0.8 * size), (x0, 0.25 * size), (x0 + w, 0.25 * size)]
+        c, s_ = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+        xs = [x + dx * c - dy * s_ for dx, dy in corners]
+        ys = [y + dx * s_ + dy * c for dx, dy in corners]
+        self._keep(role, Box(min(xs), min(ys), max(xs), max(ys)))
+
+    def svg(self) -> str:
+        return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.width}" height="{self.height}" '
+                f'viewBox="0 0 {self.width} {self.height}" font-family="{FONT}" fill="{INK}">\n'
+                f'<rect width="100%" height="100%" fill="white"/>\n' + "\n".join(self.parts) + "\n</svg>\n")
+
+
+@dataclass
+class Axes:
+    """A plot area in pixels with a linear y axis from 0 to ``top``."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    top: float
+
+    def y(self, v: float) -> float:
+        return self.y1 - (self.y1 - self.y0) * v / self.top
+
+    def frame(self, d: Drawing, ticks: list[float], label: str, tick_text: Any = str) -> None:
+        """The y grid, ticks and their values, the y label, and the x axis line."""
+        for t in ticks:
+            y = self.y(t)
+            d.line(self.x0, y, self.x1, y, GRID, 0.8)
+            d.line(self.x0 - 4, y, self.x0, y)
+            d.text(self.x0 - 7, y + 4, tick_text(t), 10, anchor="end")
+        d.line(self.x0, self.y0, self.x0, self.y1)
+        d.line(self.x0, self.y1, self.x1, self.y1)
+        d.text(self.x0 - 12 - max(text_width(tick_text(t), 10) for t in ticks), (self.y0 + self.y1) / 2, label, 11,
+               angle=-90)
+
+
+def nice_ticks(top: float, integer: bool = False, most: int = 6) -> list[float]:
+    """Round tick values from 0 to at most ``top``: steps of 1, 2 or 5 times a power of ten."""
+    if top <= 0:
+        return [0.0]
+    raw = top / most
+    step = next(m * 10 ** math.floor(math.log10(raw)) for m in (1, 2, 5, 10)
+                if m * 10 ** math.floor(math.log10(raw)) >= raw)
+    if integer:
+        step = max(1.0, math.ceil(step))
+    return [i * step for i in range(int(top / step + 1e-9) + 1)]
+
+
+def _tick_text(t: float) -> str:
+    return f"{t:,.0f}" if float(t).is_integer() else f"{t:g}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The two figures
+
+
+def overlap_figure(report: dict[str, Any]) -> Drawing:
     b = report["benchmarks"]
     names = list(b)
     has_train = any("train_overlap_percent" in e for e in b.values())
-    fig = Figure(figsize=(max(5.6, 1.3 * len(names) + 3.7), 3.4))
-    _margins(fig, 1, 1, left=0.75, right=2.0, top=0.4, bottom=0.45)  # right: the legend
-    ax = fig.add_subplot()
-    x = np.arange(len(names))
-    width = 0.38 if has_train else 0.6
-    series = [("this corpus", [b[n]["overlap_percent"] for n in names])]
+    left, right, top_margin, bottom = 82, 200, 44, 48  # right: the legend
+    slot = 130
+    d = Drawing(max(620, slot * len(names) + left + right), 374)
+    series = [("this corpus", BLUE, [b[n]["overlap_percent"] for n in names])]
     if has_train:
-        series.append(("own training split", [b[n].get("train_overlap_percent", 0.0) for n in names]))
-    for i, (label, vals) in enumerate(series):
-        shift = (i - (len(series) - 1) / 2) * width
-        bars = ax.bar(x + shift, vals, width, label=label)
-        ax.bar_label(bars, labels=[f"{v:.2f}%" for v in vals], padding=2, fontsize=8)
-    top = max((v for _, vals in series for v in vals), default=0.0)
-    ax.set_ylim(0, top * 1.18 if top > 0 else 1.0)  # room for the value labels
-    ax.set_xticks(x, names)
-    ax.set_ylabel(f"% of test {report['ngram']}-grams found")
-    ax.set_title("Benchmark overlap (GPT-2 Table 6 layout)")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # beside the axes, never on a bar
-    return fig
+        series.append(("own training split", ORANGE, [b[n].get("train_overlap_percent", 0.0) for n in names]))
+    highest = max((v for _, _, vals in series for v in vals), default=0.0)
+    ax = Axes(left, top_margin, d.width - right, d.height - bottom, highest * 1.18 if highest > 0 else 1.0)
+    ax.frame(d, nice_ticks(ax.top), f"% of test {report['ngram']}-grams found", _tick_text)
+    group = (ax.x1 - ax.x0) / max(len(names), 1)
+    width = group * (0.38 if has_train else 0.6)
+    for i, name in enumerate(names):
+        center = ax.x0 + group * (i + 0.5)
+        for j, (_, colour, vals) in enumerate(series):
+            x = center + (j - (len(series) - 1) / 2) * width - width / 2
+            y = ax.y(vals[i])
+            d.rect(x, y, width, ax.y1 - y, colour, role="bar", value=f"{vals[i]:.6g}")
+            d.text(x + width / 2, y - 3, f"{vals[i]:.2f}%", 10)
+        size = min(11.0, group * 0.95 / max(EM * len(name), 1e-9))  # a long name gets smaller, not cut
+        d.text(center, ax.y1 + 17, name, size, role="xtick")
+    d.text(d.width / 2 - right / 2 + left / 2, 26, "Benchmark overlap (GPT-2 Table 6 layout)", 13, bold=True)
+    for j, (label, colour, _) in enumerate(series):  # beside the axes, never over a bar
+        y = ax.y0 + 8 + 22 * j
+        d.rect(ax.x1 + 14, y - 10, 14, 14, colour, role="legend")
+        d.text(ax.x1 + 34, y + 2, label, 11, anchor="start", role="legend")
+    return d
 
 
-def per_example_figure(report: dict[str, Any]):
-    from matplotlib.figure import Figure
-
+def per_example_figure(report: dict[str, Any]) -> Drawing:
     b = report["benchmarks"]
     names = list(b)
-    cols = min(len(names), PANELS_PER_ROW)
+    cols = max(1, min(len(names), PANELS_PER_ROW))
     rows = math.ceil(len(names) / cols)
-    fig = Figure(figsize=(PANEL[0] * cols, PANEL[1] * rows))
-    _margins(fig, cols, rows, left=0.7, right=0.15, top=0.55, bottom=0.85)  # top: two-line title; bottom: 45° ticks
-    axes = fig.subplots(rows, cols, squeeze=False).ravel()
-    x = np.arange(len(BINS))
-    for ax, name in zip(axes, names, strict=False):
+    pw, ph = PANEL
+    d = Drawing(pw * cols, ph * rows)
+    left, right, top_margin, bottom = 78, 16, 62, 96  # top: two-line title; bottom: 45° ticks and the label
+    for k, name in enumerate(names):
+        ox, oy = pw * (k % cols), ph * (k // cols)
         values = b[name]["per_example_overlap"]
         zero, counts = overlap_counts(values)
         total = zero + int(counts.sum())
         short = len(values) - total
-        colors = ["tab:blue"] * (len(BINS) - 1) + ["tab:red"]
-        bars = ax.bar(x, counts, 0.8, color=colors)
-        ax.bar_label(bars, labels=[f"{c:,}" if c else "" for c in counts], padding=1, fontsize=7)
-        ax.set_ylim(0, max(1, int(counts.max())) * 1.15)
-        ax.yaxis.get_major_locator().set_params(integer=True)
-        ax.set_xticks(x, BINS, rotation=45, ha="right", rotation_mode="anchor", fontsize=7)
-        ax.set_xlabel("% of the example's n-grams in the corpus")
-        ax.set_ylabel("examples")
-        ax.set_title(f"{name}: {total - zero:,} of {total:,} examples overlap\n({zero:,} with none, not drawn"
-                     + (f"; {short:,} under {report['ngram']} words" if short else "") + ")", fontsize=9)
-    for ax in axes[len(names):]:
-        ax.set_visible(False)
-    return fig
-
-
-def _margins(fig, cols: int, rows: int, left: float, right: float, top: float, bottom: float) -> None:
-    """Margins in inches around each of a grid's panels."""
-    w, h = fig.get_size_inches()
-    aw, ah = w / cols - left - right, h / rows - top - bottom
-    fig.subplots_adjust(left=left / w, right=1 - right / w, bottom=bottom / h, top=1 - top / h,
-                        wspace=(left + right) / aw, hspace=(top + bottom) / ah)
-
-
-def _save(fig, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=DPI)
-    return path
-
-
-def _warm_up() -> None:
-    """Import the renderer and draw one text off-screen: what the first real figure would pay for
-    (imports, the font file, the Agg canvas) is paid before the report needs it."""
-    import io
-
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(1, 1))
-    fig.text(0.5, 0.5, "0")
-    fig.savefig(io.BytesIO(), format="png", dpi=DPI)
-
-
-_CHILD = ("import json, sys; sys.path[:0] = json.loads(sys.argv[1]); "
-          "from webtext.contamination.report_plots import _child_main; _child_main()")
-
-
-def _child_main() -> None:
-    """The child: warm up, then render the one report sent on stdin; answers the files written (or the
-    error) as one JSON line. End of input without a report: nothing to do."""
-    lifeline.hold()
-    _warm_up()
-    line = sys.stdin.readline()
-    if not line:
-        return
-    job = json.loads(line)
-    try:
-        files = plots(Path(job["out"]), job["report"])
-        answer: dict[str, Any] = {"files": [str(f) for f in files]}
-    except Exception as exc:  # reported to the parent, which renders in-process and raises there
-        answer = {"error": f"{type(exc).__name__}: {exc}"}
-    sys.stdout.write(json.dumps(answer) + "\n")
-    sys.stdout.flush()
-
-
-_EARLY: list[PlotProcess] = []  # started by the stage for a report that runs in this process
-
-
-def start_early() -> PlotProcess:
-    """Start this process's plot child now, for the report task to take (``plot_process``)."""
-    if not _EARLY:
-        _EARLY.append(PlotProcess().start())
-    return _EARLY[0]
-
-
-def end_early() -> None:
-    """End this process's early child if the report did not take it (skipped, or failed before)."""
-    while _EARLY:
-        _EARLY.pop().close()
-
-
-def plot_process() -> PlotProcess:
-    """The child started early in this process (local runner), else a new one (a Ray worker)."""
-    return _EARLY.pop() if _EARLY else PlotProcess().start()
-
-
-class PlotProcess:
-    """The report's plots rendered in a child process (see the module's docstring): ``start()`` early,
-    ``submit(out, report)`` once the figures' numbers are known, ``wait()`` for the files."""
-
-    def __init__(self) -> None:
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._line: lifeline.Lifeline | None = None
-        self._job: tuple[Path, dict[str, Any]] | None = None
-
-    def start(self) -> PlotProcess:
-        if self._proc is None:
-            # exec'd, never forked (fork is unsafe under Ray's and Arrow's threads)
-            self._proc, self._line = lifeline.popen(
-                [sys.executable, "-c", _CHILD, json.dumps([str(p) for p in sys.path])],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            )
-        return self
-
-    def submit(self, out: Path, report: dict[str, Any]) -> None:
-        """Hand the child what :func:`plots` reads (``ngram`` and ``benchmarks``)."""
-        self.start()
-        self._job = (out, {"ngram": report["ngram"], "benchmarks": report["benchmarks"]})
-        try:
-            stdin = self._stdin()
-            stdin.write((json.dumps({"out": str(out), "report": self._job[1]}) + "\n").encode())
-            stdin.flush()
-        except OSError as exc:  # the child is gone: wait() renders here
-            log.debug("plot process lost before its job (%r)", exc)
-
-    def wait(self) -> list[Path]:
-        """The plots' files, rendered by the child (or here, if it failed)."""
-        assert self._job is not None, "submit() first"
-        out, report = self._job
-        answer: dict[str, Any] = {}
-        with contextlib.suppress(OSError, ValueError):
-            answer = json.loads(self._stdout().readline() or "{}")
-        self.close()
-        if "files" in answer:
-            return [Path(f) for f in answer["files"]]
-        log.debug("plot process failed (%s); rendering in this process", answer.get("error", "no answer"))
-        return plots(out, report)
-
-    def close(self, kill: bool = False) -> None:
-        """End the child (idempotent). One never given a job is killed, not waited for (the report
-        was already done, or failed first); so is one told to (``kill``: the report failed)."""
-        if self._proc is None:
-            return
-        if kill or self._job is None:
-            self._proc.kill()
-        with contextlib.suppress(OSError):
-            self._stdin().close()
-        try:
-            self._proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
-        if self._proc.stdout is not None:
-            self._proc.stdout.close()
-        if self._line is not None:
-            self._line.cut()
-        self._proc = self._line = None
-
-    def _stdin(self) -> IO[bytes]:
-        assert self._proc is not None and self._proc.stdin is not None
-        return self._proc.stdin
-
-    def _stdout(self) -> IO[bytes]:
-        assert self._proc is not None and self._proc.stdout is not None
-        return self._proc.stdout
+        ax = Axes(ox + left, oy + top_margin, ox + pw - right, oy + ph - bottom, max(1, int(counts.max())) * 1.15)
+        ax.frame(d, nice_ticks(ax.top, integer=True), "examples", _tick_text)
+        step = (ax.x1 - ax.x0) / len(BINS)
+        for i, (label, c) in enumerate(zip(BINS, counts.tolist(), strict=True)):
+            x = ax.x0 + step * (i + 0.1)
+            y = ax.y(c)
+            d.rect(x, y, step * 0.8, ax.y1 - y, RED if i == len(BINS) - 1 else BLUE, role="bar", count=c,
+                   panel=k)
+            if c:
+                d.text(x + step * 0.4, y - 3, f"{c:,}", 9)
+            d.text(x + step * 0.55, ax.y1 + 12, label, 9, anchor="end", angle=-45, role="xtick")
+        d.text((ax.x0 + ax.x1) / 2, ax.y1 + 66, "% of the example's n-grams in the corpus", 11)
+        note = f"({zero:,} with none, not drawn" + (f"; {short:,} under {report['ngram']} words" if short else "") + ")"
+        title = f"{name}: {total - zero:,} of {total:,} examples overlap"
+        cx = ox + pw / 2
+        for line, y in ((title, oy + 24), (note, oy + 42)):
+            size = min(12.0, (pw - 8) / max(EM * len(line), 1e-9))
+            d.text(cx, y, line, size, role="title")
+    return d

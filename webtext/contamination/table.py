@@ -34,6 +34,11 @@ class NgramTable:
 
         return table_lookup(self.slots, np.ascontiguousarray(hashes, dtype=np.uint64))
 
+    def distinct(self, name: str) -> int:
+        """How many distinct n-grams benchmark ``name`` has (the slots holding its bit)."""
+        bit = np.uint64(1) << np.uint64(self.names.index(name))
+        return int(np.count_nonzero(self.values & bit))
+
     @classmethod
     def load(cls, path: Path) -> NgramTable:
         with np.load(path) as z:

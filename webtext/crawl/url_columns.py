@@ -16,10 +16,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from numba import njit
 
+from webtext import probes
 from webtext.crawl.urls import TRACKING_PARAMS, TRACKING_PREFIXES, UrlFilter, UrlRejected
 from webtext.strings import string_buffers
+
+njit = probes.numba().njit  # numba without its SciPy probes (webtext.probes)
 
 if TYPE_CHECKING:
     import pyarrow as pa

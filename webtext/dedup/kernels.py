@@ -10,9 +10,10 @@ to float.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-from webtext import hashing
+from webtext import hashing, probes
+
+njit = probes.numba().njit  # numba without its SciPy probes (webtext.probes)
 
 U64 = np.uint64
 U32 = np.uint32

@@ -1,0 +1,70 @@
+"""Optional packages that our libraries import only to probe for them, kept out of our processes.
+
+pyarrow imports pandas (~0.4 s) on its first conversion, only to ask whether the value is a
+DataFrame; numba imports SciPy (~0.4 s) when it starts, to check its version and to find a BLAS
+for ``np.dot``, which no webtext kernel uses. On a small input those probes are a large share of a
+stage's whole run (issue #19: 24 MB of ``contamination`` takes ~2 s), and they are paid again in
+every process. Each probe runs once here with the package hidden, so the library records "not
+installed" for that probe only: an explicit use later (``Table.to_pandas()``) still imports it.
+One consequence, for code outside webtext: numba jitted code in a process that imported our
+kernels first has no ``np.dot``/``np.linalg`` (numba needs SciPy's BLAS for those).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import sys
+from collections.abc import Iterator
+from importlib.machinery import ModuleSpec
+from types import ModuleType
+
+_PROBED: set[str] = set()
+
+
+class _Hidden:
+    """A meta-path finder that makes ``import NAME`` (and its submodules) fail with ImportError."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
+
+    def find_spec(self, name: str, path: object = None, target: ModuleType | None = None) -> ModuleSpec | None:
+        if name.split(".")[0] in self.names:
+            raise ImportError(f"{name} hidden while a library probes for it (webtext.probes)")
+        return None
+
+
+@contextlib.contextmanager
+def hidden(*names: str) -> Iterator[None]:
+    """``import`` of these packages fails inside the block, unless one is already imported (then
+    the library sees it, as it would have anyway)."""
+    todo = tuple(n for n in names if n not in sys.modules)
+    finder = _Hidden(todo)
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+
+
+def numba() -> ModuleType:
+    """``numba``, imported with its SciPy probes skipped (version check, BLAS for ``np.dot``)."""
+    if "numba" not in _PROBED:
+        with hidden("scipy"):
+            importlib.import_module("numba")
+            # numba's CPU target imports this on the first compile or cache load; it looks for
+            # SciPy's BLAS once, at import
+            importlib.import_module("numba.np.arraymath")
+        _PROBED.add("numba")
+    return sys.modules["numba"]
+
+
+def skip_pandas_probe() -> None:
+    """Let pyarrow's first conversion find no pandas (it only asks whether a value is a DataFrame)."""
+    if "pyarrow" in _PROBED:
+        return
+    import pyarrow as pa
+
+    with hidden("pandas"):
+        pa.array([0])  # the probe: pyarrow remembers "no pandas" for such questions only
+    _PROBED.add("pyarrow")
