@@ -19,15 +19,15 @@ def _fresh(code: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_numba_kernels_start_without_scipy():
+def test_numba_kernels_start_without_scipy_or_cffi():
     got = _fresh(
         "import json, sys, numpy as np\n"
         "from webtext.contamination.kernels import ngram_hashes\n"
         "from webtext.contamination.ngrams import hash_texts\n"
         "h = hash_texts(['one two three four five six seven eight nine'], 8).hashes\n"
-        "print(json.dumps({'scipy': 'scipy' in sys.modules, 'n': len(h)}))"
+        "print(json.dumps({'scipy': 'scipy' in sys.modules, 'cffi': 'cffi' in sys.modules, 'n': len(h)}))"
     )
-    assert got == {"scipy": False, "n": 2}
+    assert got == {"scipy": False, "cffi": False, "n": 2}
 
 
 def test_pyarrow_converts_without_pandas_and_to_pandas_still_works():

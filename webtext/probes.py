@@ -2,12 +2,14 @@
 
 pyarrow imports pandas (~0.4 s) on its first conversion, only to ask whether the value is a
 DataFrame; numba imports SciPy (~0.4 s) when it starts, to check its version and to find a BLAS
-for ``np.dot``, which no webtext kernel uses. On a small input those probes are a large share of a
+for ``np.dot``, and cffi (~0.15 s) for calling C functions from jitted code; no webtext kernel
+uses either. On a small input those probes are a large share of a
 stage's whole run (issue #19: 24 MB of ``contamination`` takes ~2 s), and they are paid again in
 every process. Each probe runs once here with the package hidden, so the library records "not
 installed" for that probe only: an explicit use later (``Table.to_pandas()``) still imports it.
 One consequence, for code outside webtext: numba jitted code in a process that imported our
-kernels first has no ``np.dot``/``np.linalg`` (numba needs SciPy's BLAS for those).
+kernels first has no ``np.dot``/``np.linalg`` (numba needs SciPy's BLAS for those) and no cffi
+functions.
 """
 
 from __future__ import annotations
@@ -48,13 +50,17 @@ def hidden(*names: str) -> Iterator[None]:
 
 
 def numba() -> ModuleType:
-    """``numba``, imported with its SciPy probes skipped (version check, BLAS for ``np.dot``)."""
+    """``numba``, imported with its SciPy and cffi probes skipped, its CPU target's registries loaded."""
     if "numba" not in _PROBED:
-        with hidden("scipy"):
+        with hidden("scipy", "cffi"):
             importlib.import_module("numba")
-            # numba's CPU target imports this on the first compile or cache load; it looks for
-            # SciPy's BLAS once, at import
-            importlib.import_module("numba.np.arraymath")
+            # What the first compile or cache load would do: load the CPU target's typing and
+            # lowering registries, whose modules probe once, at import, for SciPy's BLAS and for
+            # cffi (which imports pycparser, ~0.15 s)
+            from numba.core.registry import cpu_target
+
+            cpu_target.typing_context.refresh()
+            cpu_target.target_context.refresh()
         _PROBED.add("numba")
     return sys.modules["numba"]
 
