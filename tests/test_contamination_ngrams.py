@@ -198,3 +198,26 @@ def test_hash_texts_reads_arrow_columns_in_place(n):
     sliced = pa.array(["zero one two", *TRICKY], pa.string()).slice(1)
     assert hash_texts(sliced, n).hashes.tolist() == want.hashes.tolist()
     assert len(hash_texts(pa.array([], pa.string()), n).counts) == 0
+
+
+@pytest.mark.parametrize("n", [1, 8])
+def test_hash_texts_in_two_threads_equals_one(n, monkeypatch):
+    """A batch split between this thread and a helper hashes to the same n-grams in the same order,
+    wherever the split falls (a tiny SPLIT_BYTES puts it inside every kind of text)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pyarrow as pa
+
+    from webtext.contamination import ngrams
+
+    texts = [t for _ in range(3) for t in TRICKY]
+    want = hash_texts(texts, n)
+    monkeypatch.setattr(ngrams, "SPLIT_BYTES", 1)
+    with ThreadPoolExecutor(1) as helper:
+        for batch in (texts, pa.array(texts, pa.string()), pa.array(texts, pa.string()).slice(7), texts[:2]):
+            ref = hash_texts(batch, n)
+            for compact in (True, False):
+                got = hash_texts(batch, n, compact=compact, helper=helper)
+                assert got.counts.tolist() == ref.counts.tolist()
+                assert got.hashes.tolist() == ref.hashes.tolist()
+        assert hash_texts(texts, n, helper=helper).hashes.tolist() == want.hashes.tolist()

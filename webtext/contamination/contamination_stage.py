@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from pathlib import Path
 
 from webtext.config import to_dict
@@ -88,7 +89,9 @@ def run_contamination(cfg: ContaminationConfig, out: Path, runner: Runner) -> Ma
     config = {**to_dict(cfg), "benchmark_digest": key, "files": [str(f) for f in files]}
     inputs = input_identities(files)
     build_bloom = cfg.mode == "bloom" and cfg.bloom is None
-    doc_tasks = [ShardTask(i, f.name, ScanInput(str(f), offsets[i], build_bloom))
+    # one shard at a time (the local runner) leaves a second core idle while a shard's text is hashed
+    threads = 2 if runner.parallelism() == 1 and len(os.sched_getaffinity(0)) >= 2 else 1
+    doc_tasks = [ShardTask(i, f.name, ScanInput(str(f), offsets[i], build_bloom, threads))
                  for i, f in enumerate(files)]
 
     hits_dir = out / "hits"

@@ -10,6 +10,7 @@ identified by a 64-bit hash: FNV-1a per word, words combined in order, MurmurHas
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,18 +59,37 @@ class NgramBatch:
         return out
 
 
-def hash_texts(texts, n: int, *, compact: bool = True) -> NgramBatch:
+def hash_texts(texts, n: int, *, compact: bool = True, helper: Executor | None = None) -> NgramBatch:
     """``ngram_hash`` of every n-gram of every text (a sequence of str, or an Arrow string column,
     read in place), computed in bulk. ``compact=False`` returns a view into the (~3x larger)
-    work buffer instead of a copy: for batches that are used and dropped."""
-    from webtext.contamination.kernels import ngram_hashes
-
+    work buffer instead of a copy: for batches that are used and dropped. With a ``helper``
+    thread, a batch of at least ``SPLIT_BYTES`` is hashed in two halves at once (the kernel
+    releases the GIL), with the same result."""
     if isinstance(texts, Sequence):
         buf, offsets = text_bytes(texts)
     else:
         buf, offsets = string_buffers(texts)
+    size = int(offsets[-1] - offsets[0])
+    if helper is None or size < SPLIT_BYTES or len(offsets) < 3:
+        hashes, counts = _hash_range(buf, offsets, n)
+        return NgramBatch(hashes.copy() if compact else hashes, counts)
+    # the texts split where half the bytes are: the later half to the helper, the first here
+    mid = int(np.clip(np.searchsorted(offsets, offsets[0] + size // 2), 1, len(offsets) - 2))
+    later = helper.submit(_hash_range, buf, offsets[mid:], n)
+    first, first_counts = _hash_range(buf, offsets[:mid + 1], n)
+    second, second_counts = later.result()
+    return NgramBatch(np.concatenate([first, second]), np.concatenate([first_counts, second_counts]))
+
+
+SPLIT_BYTES = 1 << 20  # below this a second thread costs more than it saves
+
+
+def _hash_range(buf: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n-gram hashes, a view into the work buffer; n-grams per text) of the texts ``offsets`` delimit."""
+    from webtext.contamination.kernels import ngram_hashes
+
     n_texts = len(offsets) - 1
     out = np.empty(int(offsets[-1] - offsets[0]) // 2 + n_texts + 1, dtype=np.uint64)  # >= words of all texts
     counts = np.empty(n_texts, dtype=np.int64)
     total = ngram_hashes(buf, offsets, n, out, counts)
-    return NgramBatch(out[:total].copy() if compact else out[:total], counts)
+    return out[:total], counts

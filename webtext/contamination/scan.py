@@ -70,6 +70,7 @@ class _ShardScan:
     table: NgramTable
     first_doc: int  # global number of the next document
     spill: BinaryIO | None  # Bloom mode: the n-gram hashes in the filter's insert order go here
+    hash_threads: int = 1  # 2: half of each batch's text is hashed by a helper thread
     found: np.ndarray = field(init=False)  # table slot found in some document
     doc_freq: np.ndarray = field(init=False)  # documents per table slot
     last_doc: np.ndarray = field(init=False)  # last document counted per slot
@@ -79,6 +80,7 @@ class _ShardScan:
     rows: dict[str, list] = field(default_factory=lambda: {k: [] for k in hits_schema().names})
     counts: Counter[str] = field(default_factory=Counter)
     _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+    _hasher: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
     _spilling: Future[np.ndarray] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -87,6 +89,8 @@ class _ShardScan:
         self.doc_freq = np.zeros(slots, dtype=np.int64)
         self.last_doc = np.full(slots, -1, dtype=np.int64)
         self.registers = np.zeros(1 << HLL_BITS, dtype=np.uint8)
+        if self.hash_threads > 1:
+            self._hasher = ThreadPoolExecutor(1, thread_name_prefix="contamination-hash")
 
     def _spiller(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -117,6 +121,9 @@ class _ShardScan:
             if self._pool is not None:
                 self._pool.shutdown(wait=True)  # after an error too: nothing writes to a closed file
                 self._pool = None
+            if self._hasher is not None:
+                self._hasher.shutdown(wait=True)
+                self._hasher = None
 
     def add(self, batch, ngram: int) -> None:
         """Scan one record batch of documents (``id``, ``text``, maybe ``url``/``karma``)."""
@@ -126,7 +133,7 @@ class _ShardScan:
         from webtext.contamination.kernels import scan_documents
 
         table, n_bench = self.table, len(self.table.names)
-        grams = hash_texts(batch.column("text"), ngram, compact=False)
+        grams = hash_texts(batch.column("text"), ngram, compact=False, helper=self._hasher)
         hits = np.zeros((batch.num_rows, n_bench), dtype=np.int64)
         scan_documents(grams.hashes, grams.counts, table.slots, table.values, n_bench, self.first_doc, self.found,
                        self.doc_freq, self.last_doc, hits)
@@ -169,7 +176,7 @@ def scan_shard(cfg: ContaminationConfig, table_file: str, dataset: Path, task: S
         if task.payload.bloom_input:
             files.append(side_dir(dataset, "ngrams") / f"{task.index:05d}.u64")
             spill = stack.enter_context(open(stack.enter_context(atomic_path(files[-1])), "wb"))
-        scan = _ShardScan(table, task.payload.offset, spill)
+        scan = _ShardScan(table, task.payload.offset, spill, task.payload.hash_threads)
         try:
             for batch in doc_batches(Path(task.payload.path), cfg.batch_rows):
                 scan.add(batch, cfg.ngram)

@@ -9,11 +9,13 @@ from typing import Any
 @dataclass(frozen=True)
 class ScanInput:
     """Scan pass: one docs file, its first row's global number, whether to spill n-gram hashes for the Bloom
-    filter."""
+    filter, how many threads hash its text (2 where the runner runs one shard at a time on a machine with
+    a second core; the output does not depend on it)."""
 
     path: str
     offset: int
     bloom_input: bool
+    hash_threads: int = 1
 
 
 @dataclass(frozen=True)
