@@ -21,6 +21,7 @@ from webtext.contamination.bloom import (
     false_positive_bound,
     random_string_check,
     random_strings,
+    random_texts,
 )
 from webtext.contamination.ngrams import hash_texts
 
@@ -188,8 +189,13 @@ def test_random_strings_are_hashed_like_corpus_ngrams():
     """The check's strings go through the same hash: a filter holding random strings of the
     same seed reports them all (so the check is not vacuous)."""
     ngram, samples = 3, 1000
-    texts = [bytes(row).decode() for row in random_strings(samples, ngram, seed=0)]
-    assert all(len(t.split()) == ngram and len(set(t.replace(" ", ""))) > 1 for t in texts)
+    texts = random_texts(samples, ngram, seed=0)
+    assert all(len(t.split()) == ngram and all(len(w) == 6 and w.isalpha() and w.islower() for w in t.split())
+               for t in texts)
+    assert len(set(texts)) == samples and len({w for t in texts for w in t.split()}) > 0.9 * samples * ngram
+    letters, _, picks = random_strings(200_000, 8, seed=0)  # 1.6M draws: ~24 per word
+    assert len(np.unique(letters, axis=0)) > 0.99 * len(letters)  # 65,536 distinct random words
+    assert np.bincount(picks.ravel(), minlength=len(letters)).min() > 0  # every word drawn
     m, k = bloom_size(samples, 1e-6)
     bloom = BloomFilter.empty(m, k, ngram)
     bloom.add(hash_texts(texts, ngram).hashes)

@@ -365,17 +365,62 @@ def hll_add(registers, hashes):
             registers[j] = rank
 
 
+@njit(inline="always")
+def _splitmix(state):
+    """The next (state, 64-bit output) of a splitmix64 stream."""
+    state += U64(0x9E3779B97F4A7C15)
+    return state, fmix64(state)
+
+
 @njit(cache=True, nogil=True)
-def random_letters(rows, width, seed):
-    """``rows`` x ``width`` random lower-case letters (splitmix64 stream, two letters from each
-    64-bit output: one from each half, by multiply-shift), for GPT-2's check."""
-    out = np.empty((rows, width), dtype=np.uint8)
+def random_vocabulary(words, letters, seed):
+    """``words`` x ``letters`` random lower-case letters (a splitmix64 stream, two letters from each
+    64-bit output by multiply-shift) and each row's FNV-1a word hash, as ``ngram_hashes`` hashes a word."""
+    chars = np.empty((words, letters), dtype=np.uint8)
+    hashes = np.empty(words, dtype=np.uint64)
     state = U64(seed) * U64(0x9E3779B97F4A7C15) + U64(1)
+    z = U64(0)
+    for w in range(words):
+        h = FNV_OFFSET
+        for c in range(letters):
+            if c % 2 == 0:
+                state, z = _splitmix(state)
+                half = z >> U64(32)
+            else:
+                half = z & U64(0xFFFFFFFF)
+            chars[w, c] = 97 + np.uint8((half * U64(26)) >> U64(32))
+            h = (h ^ U64(chars[w, c])) * FNV_PRIME
+        hashes[w] = h
+    return chars, hashes
+
+
+@njit(cache=True, nogil=True)
+def random_ngrams(rows, n, word_bits, seed):
+    """``rows`` x ``n`` random word numbers below ``2**word_bits`` (four 16-bit fields of each
+    splitmix64 output, so ``word_bits`` <= 16), a stream of its own (``seed`` + 1)."""
+    out = np.empty((rows, n), dtype=np.int64)
+    state = U64(seed + 1) * U64(0x9E3779B97F4A7C15) + U64(1)
+    used = 4
+    z = U64(0)
     for r in range(rows):
-        for c in range(0, width, 2):
-            state += U64(0x9E3779B97F4A7C15)
-            z = fmix64(state)
-            out[r, c] = 97 + np.uint8(((z >> U64(32)) * U64(26)) >> U64(32))
-            if c + 1 < width:
-                out[r, c + 1] = 97 + np.uint8(((z & U64(0xFFFFFFFF)) * U64(26)) >> U64(32))
+        for t in range(n):
+            if used == 4:
+                state, z = _splitmix(state)
+                used = 0
+            out[r, t] = np.int64((z >> U64(16 * used)) & U64((1 << word_bits) - 1))
+            used += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def combined_ngram_hashes(word_hashes, picks):
+    """The n-gram hash of each row of ``picks`` (word numbers into ``word_hashes``): what
+    ``ngram_hashes`` gives for the text of those words separated by spaces."""
+    rows, n = picks.shape
+    out = np.empty(rows, dtype=np.uint64)
+    for r in range(rows):
+        g = COMBINE_SEED
+        for t in range(n):
+            g = (g + word_hashes[picks[r, t]]) * GOLDEN
+        out[r] = fmix64(g ^ U64(n))
     return out
