@@ -121,16 +121,35 @@ def table_lookup(slots, hashes):
 
 
 @njit(cache=True, nogil=True)
-def scan_documents(hashes, counts, slots, values, n_bench, first_doc, found, doc_freq, last_doc, hits):
+def presence_bits(slots, shift):
+    """A one-hash bitset of the table's keys, bit ``key >> shift`` (the table's slot comes from the
+    low bits, this from the high ones): 8 bits per slot, small enough to stay in cache, so that most
+    corpus n-grams -- absent from every benchmark -- are ruled out without touching the table."""
+    bits = np.zeros(max((slots.shape[0] * 8) >> 6, 1), dtype=np.uint64)
+    for j in range(slots.shape[0]):
+        k = slots[j]
+        if k != EMPTY:
+            p = k >> U64(shift)
+            bits[p >> U64(6)] |= U64(1) << (p & U64(63))
+    return bits
+
+
+@njit(cache=True, nogil=True)
+def scan_documents(hashes, counts, slots, values, presence, shift, n_bench, first_doc, found, doc_freq, last_doc,
+                   hits):
     """For each document's n-grams: per-benchmark hit counts (``hits[d, b]``), which table slots
     occur anywhere (``found``), and in how many documents each slot occurs (``doc_freq``;
     ``last_doc`` remembers the last document counted per slot, global numbering from
-    ``first_doc``)."""
+    ``first_doc``). ``presence``/``shift``: ``presence_bits`` of the table."""
     pos = 0
     for d in range(counts.shape[0]):
         doc = first_doc + d
         for i in range(pos, pos + counts[d]):
-            j = _slot_of(slots, hashes[i] | U64(1))
+            k = hashes[i] | U64(1)
+            p = k >> U64(shift)
+            if not (presence[p >> U64(6)] >> (p & U64(63))) & U64(1):
+                continue
+            j = _slot_of(slots, k)
             if j < 0:
                 continue
             found[j] = True

@@ -81,6 +81,7 @@ class _ShardScan:
     counts: Counter[str] = field(default_factory=Counter)
     _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
     _hasher: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+    presence: tuple[np.ndarray, int] = field(init=False, repr=False)  # the table's presence bits and shift
     _spilling: Future[np.ndarray] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -89,6 +90,7 @@ class _ShardScan:
         self.doc_freq = np.zeros(slots, dtype=np.int64)
         self.last_doc = np.full(slots, -1, dtype=np.int64)
         self.registers = np.zeros(1 << HLL_BITS, dtype=np.uint8)
+        self.presence = self.table.presence()
         if self.hash_threads > 1:
             self._hasher = ThreadPoolExecutor(1, thread_name_prefix="contamination-hash")
 
@@ -135,8 +137,8 @@ class _ShardScan:
         table, n_bench = self.table, len(self.table.names)
         grams = hash_texts(batch.column("text"), ngram, compact=False, helper=self._hasher)
         hits = np.zeros((batch.num_rows, n_bench), dtype=np.int64)
-        scan_documents(grams.hashes, grams.counts, table.slots, table.values, n_bench, self.first_doc, self.found,
-                       self.doc_freq, self.last_doc, hits)
+        scan_documents(grams.hashes, grams.counts, table.slots, table.values, *self.presence, n_bench, self.first_doc,
+                       self.found, self.doc_freq, self.last_doc, hits)
         if self.spill is not None:  # only the Bloom filter's size needs the distinct count
             # the previous batch's spill has to be written first (the runs are in file order);
             # this batch's is then done by the spill thread while the next batch is hashed

@@ -34,6 +34,13 @@ class NgramTable:
 
         return table_lookup(self.slots, np.ascontiguousarray(hashes, dtype=np.uint64))
 
+    def presence(self) -> tuple[np.ndarray, int]:
+        """(``kernels.presence_bits`` of the keys, its shift): 8 bits per slot, one hash."""
+        from webtext.contamination.kernels import presence_bits
+
+        shift = 64 - (len(self.slots) * 8).bit_length() + 1  # capacity is a power of two: 2**(64 - shift) bits
+        return presence_bits(self.slots, shift), shift
+
     def distinct(self, name: str) -> int:
         """How many distinct n-grams benchmark ``name`` has (the slots holding its bit)."""
         bit = np.uint64(1) << np.uint64(self.names.index(name))
