@@ -4,6 +4,7 @@ set-up, machine load and process-tree memory (from Linux's /proc)."""
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import shutil
@@ -101,6 +102,20 @@ def finish(rows: list[Row], header: str, strict: bool) -> int:
     """Print the table; exit status 1 under ``--strict`` when a figure is below its target."""
     print(format_table(rows, header))
     return 1 if strict and any(r.verdict == "below target" for r in rows) else 0
+
+
+def saved_report(path: Path, results: dict[str, Any] | None, report: Callable[[dict[str, Any]], str], how: str,
+                 log: logging.Logger) -> int:
+    """A measuring script's end: ``results`` (just measured) saved to ``path`` as JSON, or, when
+    ``None``, the ones saved there before (``how``: the command that makes them); their report printed."""
+    if results is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(results, indent=1) + "\n")
+        log.info("wrote %s (%.0f s of measuring)", path, results["seconds"])
+    elif not path.exists():
+        raise SystemExit(f"{path} does not exist: run `{how}` first")
+    print(report(json.loads(path.read_text())))
+    return 0
 
 
 def mib(n: int) -> str:

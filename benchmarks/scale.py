@@ -239,7 +239,8 @@ def report(results: dict[str, Any], recipe: dict[str, Any] = RECIPE) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Measurement (imports the stage benchmarks' input builders; only with --measure)
+# Measurement (imports the stage benchmarks' input builders; only with --measure). A ``tag`` names
+# one run's output folder, ``runs/<stage><tag>`` (benchmarks/growth.py runs each stage at several sizes).
 
 
 def tree_cpu_seconds(memory: Any) -> float:
@@ -270,7 +271,10 @@ def task_seconds(folder: Path, serial: tuple[str, ...]) -> tuple[float, float, l
 
 
 def run_measured(cmd: list[str], out: Path, serial: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Run a stage's command line to completion; its time, CPU, memory and output size."""
+    """Run a stage's command line to completion; its time, CPU, memory and output size.
+    ``peak_memory`` is the tree's (every process at once); ``process_peak_memory`` the largest
+    single process's VmHWM (with ``--runner local`` the stage process that runs every task, or
+    extract's watchdog child)."""
     from _report import timed_child
 
     log.info("%s", " ".join(cmd[3:]))
@@ -278,12 +282,13 @@ def run_measured(cmd: list[str], out: Path, serial: tuple[str, ...] = ()) -> dic
     task_s, serial_s, names = task_seconds(out, serial)
     return {"wall_s": round(seconds, 3), "cpu_s": round(tree_cpu_seconds(memory), 3), "task_s": round(task_s, 3),
             "serial_s": round(serial_s, 3), "serial_passes": names, "peak_memory": memory.peak_sum,
-            "bytes_out": folder_bytes(out)}
+            "process_peak_memory": max(memory.hwm.values(), default=0), "bytes_out": folder_bytes(out)}
 
 
-def cli(*args: str) -> list[str]:
+def cli(*args: str, runner: bool = True) -> list[str]:
+    """``webtext-build ARGS --runner local`` (``runner=False``: for the stages without a runner, train and eval)."""
     # -P: the benchmarks folder is not put on sys.path inside the stage
-    return [sys.executable, "-P", "-m", "webtext.cli", "-q", *args, "--runner", "local"]
+    return [sys.executable, "-P", "-m", "webtext.cli", "-q", *args, *(("--runner", "local") if runner else ())]
 
 
 def parquet_rows_and_text(folder: Path) -> tuple[int, int]:
@@ -299,50 +304,59 @@ def parquet_rows_and_text(folder: Path) -> tuple[int, int]:
     return rows, nbytes
 
 
-def measure_urls(work: Path, records: int) -> dict[str, Any]:
+def measure_urls(work: Path, records: int, tag: str = "") -> dict[str, Any]:
     from urls import ensure_dump
 
     dump = ensure_dump(work / "urls", records, seed=0, long_window=False)
-    out = work / "runs" / "urls"
+    out = work / "runs" / f"urls{tag}"
     m = run_measured(cli("urls", str(dump), "--out", str(out)), out)
     kept = json.loads((out / "_manifest.json").read_text())["stats"]["kept"]
     return {**m, "input": f"generated Pushshift-format dump ({records:,} records, benchmarks/urls.py)",
             "records_in": records, "records_out": int(kept), "bytes_in": dump.stat().st_size}
 
 
-def measure_crawl(work: Path, pages: int, n_hosts: int) -> dict[str, Any]:
+def measure_crawl(work: Path, pages: int, n_hosts: int, tag: str = "", partitions: int | None = None
+                  ) -> dict[str, Any]:
+    """``partitions``: the stage's ``--partitions`` (default: its own, 8); each is one crawl process."""
     from crawl import LoopbackWeb, make_urls, pick_hosts, stored_pages
 
     hosts = pick_hosts(n_hosts)
-    out = work / "runs" / "crawl"
+    out = work / "runs" / f"crawl{tag}"
     with LoopbackWeb(hosts) as web:
-        urls_file = work / "crawl-urls.txt"
+        urls_file = work / f"crawl-urls{tag}.txt"
         urls_file.write_text("\n".join(make_urls(hosts, web.port, pages)) + "\n")
         m = run_measured(cli("crawl", str(urls_file), "--out", str(out), "--allow-network", "127.0.0.0/8",
                              "--concurrency", "32", "--concurrency-per-host", "1", "--delay", "0",
-                             "--no-autothrottle"), out)
-    return {**m, "input": f"{pages:,} pages of 20-60 KB on {n_hosts} loopback hosts, delay 0 (benchmarks/crawl.py)",
+                             "--no-autothrottle", *(("--partitions", str(partitions)) if partitions else ())), out)
+    split = f", {partitions} partitions" if partitions else ""
+    return {**m, "input": f"{pages:,} pages of 20-60 KB on {n_hosts} loopback hosts{split}, delay 0 "
+                          "(benchmarks/crawl.py)",
             "records_in": pages, "records_out": stored_pages(out), "bytes_in": urls_file.stat().st_size}
 
 
-def measure_extract(work: Path, pages: int) -> dict[str, Any]:
+def measure_extract(work: Path, pages: int, tag: str = "", copies: int = 1) -> dict[str, Any]:
+    """``pages`` real pages in one WARC file; ``copies`` > 1: that page set repeated ``copies`` times
+    in the same file (``?copy=N`` added to the URLs), so a larger input has the same page mix."""
     from extract import load_pages, packed
 
-    warcs = packed(load_pages(DATA, pages), work / "extract-warcs", files=1)
-    out = work / "runs" / "extract"
+    base = load_pages(DATA, pages)
+    repeated = {f"{url}?copy={i}" if i else url: body for i in range(copies) for url, body in base.items()}
+    warcs = packed(repeated, work / f"extract-warcs{tag}", files=1)
+    out = work / "runs" / f"extract{tag}"
     m = run_measured(cli("extract", str(warcs), "--out", str(out)), out)
     rows, text = parquet_rows_and_text(out)
-    return {**m, "input": f"{pages} real pages (article-extraction-benchmark + trafilatura-eval) in 1 WARC "
+    copied = f", repeated {copies} times" if copies > 1 else ""
+    return {**m, "input": f"{pages} real pages{copied} (article-extraction-benchmark + trafilatura-eval) in 1 WARC "
                           "(benchmarks/extract.py)",
-            "records_in": pages, "records_out": rows, "bytes_text_out": text,
+            "records_in": pages * copies, "records_out": rows, "bytes_text_out": text,
             "bytes_in": sum(f.stat().st_size for f in warcs.glob("*.warc.gz"))}
 
 
-def measure_dedup(work: Path, docs: int) -> dict[str, Any]:
+def measure_dedup(work: Path, docs: int, tag: str = "") -> dict[str, Any]:
     from _dedup_corpus import cached_corpus
 
     corpus = cached_corpus(work / "dedup", docs, 1, DATA)
-    out = work / "runs" / "dedup"
+    out = work / "runs" / f"dedup{tag}"
     m = run_measured(cli("dedup", str(corpus.folder), "--out", str(out)), out, serial=("dedup.clusters",))
     rows, _ = parquet_rows_and_text(out)
     _, text_in = parquet_rows_and_text(corpus.folder)
@@ -351,12 +365,12 @@ def measure_dedup(work: Path, docs: int) -> dict[str, Any]:
             "bytes_in": sum(f.stat().st_size for f in corpus.files)}
 
 
-def measure_contamination(work: Path, megabytes: int) -> dict[str, Any]:
+def measure_contamination(work: Path, megabytes: int, tag: str = "") -> dict[str, Any]:
     from _contamination_corpus import cached_corpus
     from contamination import bench_args
 
     corpus = cached_corpus(DATA, work / "contamination", megabytes, 2)
-    out = work / "runs" / "contamination"
+    out = work / "runs" / f"contamination{tag}"
     # The report task merges the Bloom slices of the whole corpus: a single-task pass.
     m = run_measured(cli("contamination", str(corpus.folder), *bench_args(), "--mode", "bloom", "--out", str(out)),
                      out, serial=("contamination",))
@@ -369,11 +383,11 @@ def measure_contamination(work: Path, megabytes: int) -> dict[str, Any]:
             "corpus_bytes_per_unit": bloom["bytes"] / corpus.text_bytes}
 
 
-def measure_tokenize(work: Path, megabytes: int) -> dict[str, Any]:
+def measure_tokenize(work: Path, megabytes: int, tag: str = "") -> dict[str, Any]:
     from _tokenize_corpus import cached_corpus
 
     corpus = cached_corpus(DATA, work / "tokenize", megabytes * 10**6, 2, 1)
-    out = work / "runs" / "tokenize"
+    out = work / "runs" / f"tokenize{tag}"
     m = run_measured(cli("tokenize", str(corpus.folder), "--tokenizer", str(DATA / "gpt2-bpe"), "--out", str(out)),
                      out)
     stats = json.loads((out / "_manifest.json").read_text())["stats"]
@@ -447,20 +461,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.measure:
-        sys.path.insert(0, str(HERE))
-        from _report import setup, warn_if_busy
+    sys.path.insert(0, str(HERE))
+    from _report import saved_report, setup, warn_if_busy
 
+    if args.measure:
         setup(False)
         warn_if_busy(log)
-        results = measure(args)
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=1) + "\n")
-        log.info("wrote %s (%.0f s of measuring)", args.json, results["seconds"])
-    elif not args.json.exists():
-        raise SystemExit(f"{args.json} does not exist: run `python benchmarks/scale.py --measure` first")
-    print(report(json.loads(args.json.read_text())))
-    return 0
+    return saved_report(args.json, measure(args) if args.measure else None, report,
+                        "python benchmarks/scale.py --measure", log)
 
 
 if __name__ == "__main__":
