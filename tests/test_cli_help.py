@@ -117,3 +117,17 @@ def test_quiet_after_a_nested_subcommand(tmp_path):
     assert verbosity(ns) == -1
     ns = PARSER.parse_args(["dedup", "x", "--out", "o", "-v", "--runner", "local"])
     assert verbosity(ns) == 1
+
+
+def test_the_installed_command_exits_with_main_s_code(tmp_path):
+    """The console script (``webtext.cli:run``) passes ``main``'s exit code on: 0, and 2 for a
+    configuration error, with its one-line message."""
+    import subprocess
+
+    from installed_cli import cli
+
+    ok = subprocess.run([*cli(), "--version"], capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and ok.stdout.strip()
+    bad = subprocess.run([*cli(), "-q", "tokenize", str(tmp_path / "missing"), "--out", str(tmp_path / "o")],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.startswith("webtext-build: "), bad.stderr
