@@ -295,7 +295,7 @@ def measure(args: argparse.Namespace, busy: float) -> dict[str, Any]:
             for r in range(args.repeats):
                 m = stage.measure(work, stage.base * f, f"-{f}x-{r}")
                 log.info("%s %dx: %s %s, wall %.1f s, tasks %.2f s, peak RSS %.0f MiB", name, f,
-                         f"{m['records_in']:,}", stage.unit, m["wall_s"], m["task_s"],
+                         f"{m['records_in']:,}", stage.record, m["wall_s"], m["task_s"],
                          m["process_peak_memory"] / 2**20)
                 runs[str(f)].append(m)
         first = runs[str(args.factors[0])][0]
