@@ -272,18 +272,21 @@ def _is_json_whitespace(c) -> bool:  # pragma: no cover
 
 
 @njit(cache=True, nogil=True)
-def _scan_words(data: np.ndarray) -> tuple[int, bool]:  # pragma: no cover
+def _scan_words(data: np.ndarray) -> tuple[int, bool, bool]:  # pragma: no cover
     """``_scan_lines`` eight bytes at a time: a word's newlines found and counted without a
-    branch per byte (the usual word has none)."""
+    branch per byte (the usual word has none), its high bits gathered for the ASCII check."""
     m = data.shape[0]
     if m == 0:
-        return 0, False
+        return 0, False, True
     words = m // 8
     packed = data[: words * 8].view(np.uint64)
     n = 0
     odd = _is_json_whitespace(data[0])
+    high = _U64(0)
     for i in range(words):
-        x = packed[i] ^ _NEWLINES
+        w = packed[i]
+        high |= w
+        x = w ^ _NEWLINES
         hits = ~(((x & _LOW7) + _LOW7) | x | _LOW7)  # 0x80 in each byte that was "\n", exactly
         if hits:
             n += _popcount(hits)
@@ -292,18 +295,19 @@ def _scan_words(data: np.ndarray) -> tuple[int, bool]:  # pragma: no cover
                 if (hits >> _U64(8 * b + 7)) & _U64(1) and j < m and _is_json_whitespace(data[j]):
                     odd = True
     for j in range(words * 8, m):
+        high |= _U64(data[j])
         if data[j] == 10:
             n += 1
             if j + 1 < m and _is_json_whitespace(data[j + 1]):
                 odd = True
-    return n, odd
+    return n, odd, (high & ~_LOW7) == 0
 
 
-def _scan_lines(data: np.ndarray) -> tuple[int, bool]:
+def _scan_lines(data: np.ndarray) -> tuple[int, bool, bool]:
     """(newlines in ``data``, whether a line starts with JSON whitespace: blank lines, which
-    ``decode_lines`` skips, and indented ones), in one compiled pass over the block."""
-    n, odd = _scan_words(data)
-    return int(n), bool(odd)
+    ``decode_lines`` skips, and indented ones, whether it is all ASCII), in one compiled pass."""
+    n, odd, is_ascii = _scan_words(data)
+    return int(n), bool(odd), bool(is_ascii)
 
 
 def _block_shape(block: Lines) -> tuple[int, bool]:
@@ -312,8 +316,8 @@ def _block_shape(block: Lines) -> tuple[int, bool]:
     ``decode_lines`` skips blank lines and accepts two documents on one line: a block is taken
     only if no line is blank (or starts with whitespace) and it decodes to as many documents as
     lines (then one per line). msgspec does not check the strings it skips: UTF-8 checked here."""
-    n_lines, odd = _scan_lines(np.frombuffer(block.data, dtype=np.uint8)[block.start : block.stop])
-    return n_lines, not odd and block.is_utf8()
+    n_lines, odd, is_ascii = _scan_lines(np.frombuffer(block.data, dtype=np.uint8)[block.start : block.stop])
+    return n_lines, not odd and (is_ascii or block.is_utf8())
 
 
 def _decode_block(block: Lines, decoder: msgspec.json.Decoder, n_lines: int) -> list | None:
