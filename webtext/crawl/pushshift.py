@@ -429,13 +429,12 @@ def _parse_block(block: Lines, filt: SubmissionFilter, counts: Counter[str]) -> 
 
 
 def read_submission_tables(
-    path: Path, filt: SubmissionFilter, counts: Counter[str], block_bytes: int = 2 << 20
+    path: Path, filt: SubmissionFilter, counts: Counter[str], block_bytes: int = 1 << 20
 ) -> Iterator[pa.Table]:
     """The kept submissions of one file (``submission_schema``), a block at a time; the same rows
-    and counts as ``read_submissions``. Each block pays fixed costs (a dozen Arrow and numpy
-    calls, and a one-line block wherever a line spans two chunks): 2 MiB blocks (512 KiB of
-    compressed input, several MiB of lines read in place) took 5% less CPU than 1 MiB ones on
-    ``benchmarks/urls.py``."""
+    and counts as ``read_submissions``. Blocks of ~1 MiB stay in cache for the passes over them
+    (2 MiB blocks took 5% less CPU on ``benchmarks/urls.py``, but its peak RSS grew by 17.7% from
+    1M to 4M records instead of 5%)."""
     path = Path(path)
     text = input_format(path) == "text"
     for block, partial, offset in iter_blocks(path, compression_of(path), block_bytes):
