@@ -20,6 +20,13 @@ Figures, all measured in one run:
    timed on an evenly spaced subsample (``--baseline-docs``, default 3,000) to keep the run short.
    Also shown: the Python shingling alone on that subsample, and webtext on that subsample. Target:
    webtext >= 4x the baseline.
+   **Peer**: rensa (MinHash in Rust), ``RMinHash(128, seed 1)`` per document, ``update`` with the
+   same shingles (``shingles(text, 5)``, made in Python as rensa's users do) and ``digest()``,
+   against webtext's ``signatures`` on the same evenly spaced subsample (``--peer-docs``, default
+   10,000), alternated in each repetition; printed: the median of the per-repetition ratios, min and
+   max. Also shown: rensa's bulk ``RMinHash.digest_matrix_from_token_byte_sets`` on those shingles.
+   Target: webtext >= rensa. rensa is a benchmark-only peer: ``pip install -e '.[bench]'`` (the
+   benchmark says so and exits with status 2 without it).
 2. **Whole dedup vs datatrove** -- ``webtext-build dedup DOCS --out DIR --threshold 0.8`` as a child
    process, with ``--runner local`` and with the default Ray runner (``--num-cpus 2
    --no-dashboard``; Ray start-up included), against datatrove's 4-step MinHash pipeline
@@ -49,11 +56,14 @@ Without the datatrove environment figure 2 runs webtext only and says how to mak
 
     python benchmarks/dedup.py            # 50,000 documents, medians of 3 (~4 minutes on 2 cores)
     python benchmarks/dedup.py --quick    # smoke run: 5,000 documents, 1,000 for the baseline, 1 run
+
+Needs the ``bench`` extra (rensa): ``pip install -e '.[bench]'``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import os
@@ -64,6 +74,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from _dedup_corpus import RATES, Corpus, cached_corpus, jaccard  # benchmarks/_dedup_corpus.py, beside this script
 from _report import (  # benchmarks/_report.py, beside this script
@@ -77,6 +88,9 @@ from _report import (  # benchmarks/_report.py, beside this script
     verdict,
 )
 
+if TYPE_CHECKING:
+    from webtext.dedup.minhash import MinHasher
+
 log = logging.getLogger("benchmarks.dedup")
 
 HERE = Path(__file__).resolve().parent
@@ -85,6 +99,7 @@ DATATROVE_PYTHON = HERE / "out" / "datatrove-venv" / "bin" / "python"
 DATATROVE_SCRIPT = HERE / "datatrove_minhash.py"
 
 TARGET_SIGNATURES = 4.0  # webtext signatures/s / datasketch update_batch docs/s, one worker
+TARGET_RENSA = 1.0  # webtext signatures/s / rensa RMinHash docs/s, one worker
 NUM_PERM, SEED, NGRAM, THRESHOLD = 128, 1, 5, 0.8
 BATCH = 4096  # the stage's default batch_rows
 WARMUP_DOCS = 1000  # corpus of the untimed warm-up runs of figure 2
@@ -105,6 +120,20 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
+def signatures(hasher: MinHasher, texts: list[str]) -> int:
+    """``hasher.signatures`` over ``texts`` in the stage's batches; returns the shingle count."""
+    n = 0
+    for i in range(0, len(texts), BATCH):
+        n += int(hasher.signatures(texts[i:i + BATCH]).n_shingles.sum())
+    return n
+
+
+def subsample(texts: list[str], k: int) -> list[str]:
+    """``k`` evenly spaced texts (all of them when ``k`` >= their count)."""
+    k = min(k, len(texts))
+    return [texts[i * len(texts) // k] for i in range(k)]
+
+
 def figure_signatures(texts: list[str], baseline_docs: int, repeats: int) -> list[Row]:
     from datasketch import MinHash
 
@@ -122,13 +151,10 @@ def figure_signatures(texts: list[str], baseline_docs: int, repeats: int) -> lis
             raise SystemExit("webtext's signature differs from datasketch's with hashfunc=shingle_hash")
 
     def ours(sample: list[str]) -> int:
-        n = 0
-        for i in range(0, len(sample), BATCH):
-            n += int(hasher.signatures(sample[i:i + BATCH]).n_shingles.sum())
-        return n
+        return signatures(hasher, sample)
 
-    k = min(baseline_docs, len(texts))
-    sample = [texts[i * len(texts) // k] for i in range(k)]
+    sample = subsample(texts, baseline_docs)
+    k = len(sample)
 
     def datasketch_loop() -> None:
         for text in sample:
@@ -160,6 +186,54 @@ def figure_signatures(texts: list[str], baseline_docs: int, repeats: int) -> lis
         Row("   one-time: MinHasher set-up + first call on 8 docs (excluded)", f"{warmup:.2f} s"),
         Row("   webtext / baseline, one worker", f"{ratio:.1f}x", f">= {TARGET_SIGNATURES:g}x",
             verdict(ratio >= TARGET_SIGNATURES)),
+    ]
+
+
+def ratio_text(pairs: list[float]) -> str:
+    """The median of per-repetition ratios, with their min and max."""
+    runs = f"{len(pairs)} run{'s' if len(pairs) != 1 else ''}"
+    return f"{statistics.median(pairs):.2f}x (min {min(pairs):.2f}, max {max(pairs):.2f}; {runs})"
+
+
+def figure_rensa(texts: list[str], peer_docs: int, repeats: int) -> list[Row]:
+    """webtext's signatures against rensa's ``RMinHash`` fed the same shingles, alternated per repetition."""
+    from rensa import RMinHash
+
+    from webtext.dedup.minhash import MinHasher, shingles
+
+    hasher = MinHasher(NUM_PERM, SEED, NGRAM)
+    sample = subsample(texts, peer_docs)
+
+    def ours() -> None:
+        signatures(hasher, sample)
+
+    def rensa_loop() -> None:
+        for text in sample:
+            m = RMinHash(NUM_PERM, SEED)
+            m.update(shingles(text, NGRAM))
+            m.digest()
+
+    def rensa_bulk() -> None:
+        RMinHash.digest_matrix_from_token_byte_sets([shingles(t, NGRAM) for t in sample], NUM_PERM, SEED)
+
+    rensa_bulk()  # first call (set-up) not timed
+    k = len(sample)
+    times: dict[str, list[float]] = {"ours": [], "rensa": [], "bulk": []}
+    for i in range(repeats):
+        for key, fn in (("ours", ours), ("rensa", rensa_loop), ("bulk", rensa_bulk)):
+            times[key].append(timed(fn))
+        log.info("[%d/%d] %d docs: webtext %.2f s, rensa RMinHash %.2f s, rensa bulk %.2f s", i + 1, repeats, k,
+                 times["ours"][-1], times["rensa"][-1], times["bulk"][-1])
+    pairs = [r / o for o, r in zip(times["ours"], times["rensa"], strict=True)]
+    bulk_pairs = [r / o for o, r in zip(times["ours"], times["bulk"], strict=True)]
+    ours_s, rensa_s, bulk_s = (statistics.median(times[key]) for key in ("ours", "rensa", "bulk"))
+    return [
+        rate_row(f"   peer: rensa RMinHash({NUM_PERM}, seed {SEED}).update(shingles) + digest, subsample", k, rensa_s),
+        rate_row("   ref: rensa RMinHash.digest_matrix_from_token_byte_sets(shingles), subsample", k, bulk_s),
+        rate_row("   webtext MinHasher, same subsample, alternated with rensa", k, ours_s),
+        Row("   webtext / rensa bulk digest_matrix, median of per-run ratios", ratio_text(bulk_pairs)),
+        Row("   webtext / rensa RMinHash, one worker, median of per-run ratios", ratio_text(pairs),
+            f">= {TARGET_RENSA:g}x", verdict(statistics.median(pairs) >= TARGET_RENSA)),
     ]
 
 
@@ -419,6 +493,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--docs", type=int, default=None, help="documents in the corpus (default 50,000; 5,000 quick)")
     parser.add_argument("--baseline-docs", type=int, default=None,
                         help="documents the datasketch baseline is timed on (default 3,000; 1,000 with --quick)")
+    parser.add_argument("--peer-docs", type=int, default=None,
+                        help="documents webtext and rensa are timed on (default 10,000; 2,000 with --quick)")
     parser.add_argument("--repeats", type=int, default=None,
                         help="runs of every timed variant, alternated, median taken (default 3; 1 with --quick)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the corpus")
@@ -441,8 +517,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.repeats = 1 if args.quick else 3
     if args.baseline_docs is None:
         args.baseline_docs = 1_000 if args.quick else 3_000
-    if args.docs < 100 or args.baseline_docs < 1 or args.repeats < 1:
-        parser.error("--docs must be >= 100, --baseline-docs and --repeats >= 1")
+    if args.peer_docs is None:
+        args.peer_docs = 2_000 if args.quick else 10_000
+    if args.docs < 100 or args.baseline_docs < 1 or args.peer_docs < 1 or args.repeats < 1:
+        parser.error("--docs must be >= 100, --baseline-docs, --peer-docs and --repeats >= 1")
     if args.datatrove_python is None and DATATROVE_PYTHON.exists():
         args.datatrove_python = DATATROVE_PYTHON
     if args.datatrove_python is not None and not args.datatrove_python.exists():
@@ -454,7 +532,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if importlib.util.find_spec("rensa") is None:
+        print("benchmarks/dedup.py: rensa (the MinHash peer) is not installed; install the benchmark extra: "
+              "pip install -e '.[bench]'", file=sys.stderr)
+        return 2
     started = begin(args, log)
+
+    from importlib.metadata import version
 
     import datasketch
 
@@ -466,6 +550,7 @@ def main(argv: list[str] | None = None) -> int:
              len(corpus.planted), sum(p.jaccard >= RECALL_J for p in corpus.planted), RECALL_J, corpus.folder)
 
     rows = figure_signatures(list(texts.values()), args.baseline_docs, args.repeats)
+    rows += figure_rensa(list(texts.values()), args.peer_docs, args.repeats)
     if args.dedup:
         if args.datatrove_python is None:
             log.warning("no datatrove environment at %s: the datatrove comparison is skipped; make it with "
@@ -479,6 +564,7 @@ def main(argv: list[str] | None = None) -> int:
         f"({corpus.total_bytes / 1e6:.0f} MB, mean {corpus.total_bytes / corpus.documents:,.0f} bytes / {words:.0f} "
         f"words; {len(corpus.planted):,} planted duplicates) in {len(corpus.files)} Parquet files, "
         f"median of {args.repeats}, {os.cpu_count()} CPUs, datasketch {datasketch.__version__}, "
+        f"rensa {version('rensa')}, "
         f"{dt}, Python {platform.python_version()}, {time.perf_counter() - started:.0f} s in all"
     )
     return finish(rows, header, args.strict)

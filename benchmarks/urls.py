@@ -5,8 +5,11 @@ Three figures, all measured in the same run:
 1. **Throughput on one worker** -- records/s of the whole stage (both passes, local runner) on one
    ``--records``-record ``.zst`` dump, against the **baseline**: the same dump streamed through
    ``zstandard`` (``ZstdDecompressor(max_window_size=2**31).decompressobj()``, 256 KiB reads,
-   split on newlines) with ``orjson.loads`` on every line and nothing else -- the floor any reader
-   of the dump pays. Target: stage >= 0.8x baseline. Median of ``--repeats`` runs each.
+   split on newlines) with ``orjson.loads`` on every line and nothing else -- what a plain reader
+   of the dump pays (the stage decodes only the fields it reads, so it can beat it). Target: stage
+   >= 1.0x baseline. ``--repeats`` rounds, each a baseline run then a stage run (alternated, so a
+   machine whose speed drifts weighs on both alike); the ratio is the median of the per-round
+   ratios, printed with their min and max, the rates are medians.
 2. **Scaling** -- the stage on two dumps of ``--records`` records each: two Ray workers
    (``RayRunner(num_cpus=2, dashboard=False)``) against one worker (local runner). Ray is started
    and warmed up (a tiny stage run) *before* the clock starts; its start-up time is printed but
@@ -44,7 +47,7 @@ ZSTD_MAX_WINDOW = 2**31  # what modern (--long=31) Pushshift dumps need, and wha
 READ_SIZE = 1 << 18
 WARMUP_RECORDS = 2_000
 
-TARGET_THROUGHPUT = 0.8  # stage / baseline, one worker
+TARGET_THROUGHPUT = 1.0  # stage / baseline, one worker
 TARGET_SPEEDUP = 1.7  # 2 Ray workers / 1 local worker, 2 files
 TARGET_RSS_GROWTH = 20.0  # percent, 1x -> 4x records
 
@@ -125,17 +128,28 @@ def run_stage_once(files: list[Path], workdir: Path, runner: object, label: str)
     return int(manifest.stats["submissions"]["lines"])
 
 
+def timed_once(fn: Callable[[], int], what: str) -> tuple[float, int]:
+    """Wall seconds of one call of ``fn`` and the count it returned, logged."""
+    start = time.perf_counter()
+    count = fn()
+    seconds = time.perf_counter() - start
+    log.info("%s: %.2f s (%d records, %.0f rec/s)", what, seconds, count, count / seconds)
+    return seconds, count
+
+
 def timed(fn: Callable[[], int], repeats: int, what: str) -> tuple[float, int]:
     """Median wall seconds of ``repeats`` calls of ``fn`` and the count it returned."""
-    times: list[float] = []
-    count = 0
+    runs = [timed_once(fn, f"{what}: run {i + 1}/{repeats}") for i in range(repeats)]
+    return statistics.median(t for t, _ in runs), runs[-1][1]
+
+
+def alternated(variants: dict[str, Callable[[], int]], repeats: int) -> dict[str, list[tuple[float, int]]]:
+    """``repeats`` rounds, each running every variant once in order: (seconds, count) per round."""
+    runs: dict[str, list[tuple[float, int]]] = {k: [] for k in variants}
     for i in range(repeats):
-        start = time.perf_counter()
-        count = fn()
-        times.append(time.perf_counter() - start)
-        log.info("%s: run %d/%d: %.2f s (%d records, %.0f rec/s)", what, i + 1, repeats, times[-1], count,
-                 count / times[-1])
-    return statistics.median(times), count
+        for key, fn in variants.items():
+            runs[key].append(timed_once(fn, f"round {i + 1}/{repeats}: {key}"))
+    return runs
 
 
 def child_peak_rss(path: Path, workdir: Path) -> tuple[int, float, int]:
@@ -163,20 +177,24 @@ def figure_throughput(args: argparse.Namespace, dump: Path, warm: Path) -> list[
     runner = LocalRunner()
     baseline(warm)
     run_stage_once([warm], args.workdir, runner, "warmup")  # imports (pyarrow...) not timed
-    b_sec, b_lines = timed(lambda: baseline(dump), args.repeats, "baseline")
-    s_sec, s_lines = timed(lambda: run_stage_once([dump], args.workdir, runner, "local1"), args.repeats,
-                           "stage, 1 worker")
-    if s_lines != b_lines:
-        log.warning("the stage counted %d lines, the baseline %d", s_lines, b_lines)
-    b_rate, s_rate = b_lines / b_sec, s_lines / s_sec
-    ratio = s_rate / b_rate
-    n = f"median of {args.repeats}"
+    runs = alternated({"baseline": lambda: baseline(dump),
+                       "stage, 1 worker": lambda: run_stage_once([dump], args.workdir, runner, "local1")},
+                      args.repeats)
+    base, stage = runs["baseline"], runs["stage, 1 worker"]
+    if {c for _, c in stage} != {c for _, c in base}:
+        log.warning("the stage counted %s lines, the baseline %s", [c for _, c in stage], [c for _, c in base])
+    # Each round's stage run against the baseline run of the same round (seconds apart), then the median.
+    ratios = [(sc / st) / (bc / bt) for (bt, bc), (st, sc) in zip(base, stage, strict=True)]
+    ratio = statistics.median(ratios)
+    b_sec, s_sec = statistics.median(t for t, _ in base), statistics.median(t for t, _ in stage)
+    n = f"median of {args.repeats}, alternated"
     return [
         Row(f"1. baseline (zstd stream + orjson.loads), 1 file [{n}]",
-            f"{b_rate:,.0f} rec/s ({b_sec:.2f} s)"),
-        Row(f"   stage, 1 worker (local), 1 file [{n}]", f"{s_rate:,.0f} rec/s ({s_sec:.2f} s)"),
-        Row("   ratio stage / baseline", f"{ratio:.2f}x", f">= {TARGET_THROUGHPUT}x",
-            verdict(ratio >= TARGET_THROUGHPUT)),
+            f"{base[0][1] / b_sec:,.0f} rec/s ({b_sec:.2f} s)"),
+        Row(f"   stage, 1 worker (local), 1 file [{n}]", f"{stage[0][1] / s_sec:,.0f} rec/s ({s_sec:.2f} s)"),
+        Row("   ratio stage / baseline, median of per-round ratios",
+            f"{ratio:.2f}x (min {min(ratios):.2f}, max {max(ratios):.2f}; {args.repeats} rounds)",
+            f">= {TARGET_THROUGHPUT}x", verdict(ratio >= TARGET_THROUGHPUT)),
     ]
 
 
@@ -249,8 +267,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, default=Path(__file__).resolve().parent / "out",
                         help="cache of generated dumps and scratch outputs (default benchmarks/out/)")
     parser.add_argument("--repeats", type=int, default=None,
-                        help="runs of the baseline and of the 1-worker stage, median taken "
-                        "(default 3; 2 with --quick)")
+                        help="rounds of the throughput figure, each a baseline run then a 1-worker stage "
+                        "run; medians taken (default 3; 2 with --quick)")
     parser.add_argument("--scaling-repeats", type=int, default=1,
                         help="runs of each side of the scaling figure (default 1)")
     parser.add_argument("--parts", default=",".join(PARTS),

@@ -262,8 +262,11 @@ def aggregate_bucket(table, karma_mode: str, min_karma: int):
     counts: dict[str, int] = {"submissions_in": table.num_rows}
     # The same submission can arrive twice (an RS_ and an RS_v2_ dump of one month): count it once.
     table = table.drop_columns(["url_hash"]) if "url_hash" in table.column_names else table
-    has_id = pc.is_valid(table["submission_id"])
-    with_id, without_id = table.filter(has_id), table.filter(pc.invert(has_id))
+    if table["submission_id"].null_count:
+        has_id = pc.is_valid(table["submission_id"])
+        with_id, without_id = table.filter(has_id), table.filter(pc.invert(has_id))
+    else:  # the usual bucket (dumps only): no copy
+        with_id, without_id = table, table.slice(0, 0)
     counts["duplicate_submissions"] = 0
     if with_id.num_rows and pc.count_distinct(with_id["submission_id"]).as_py() < with_id.num_rows:
         once = with_id.group_by(["submission_id", "url"], use_threads=False).aggregate(
