@@ -26,6 +26,8 @@ class FetchItem:
     response_headers: list[tuple[str, str]] | None = None
     request_headers: list[tuple[str, str]] | None = None
     body: bytes | None = None
+    # The writer thread's result for this page's records: (warc_file, warc_offset, warc_length).
+    warc_pending: Any = None
 
     LOG_FIELDS = ("url", "final_url", "status", "content_type", "bytes", "fetched_at", "error", "warc_file",
                   "warc_offset", "warc_length")

@@ -21,6 +21,9 @@ def crawl_settings(cfg: Any, warc_path: Path, log_chunks: Path) -> dict[str, Any
         # Politeness: one connection per host, a pause between its requests, adaptive slow-down.
         "CONCURRENT_REQUESTS": cfg.concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": cfg.concurrency_per_host,
+        # A callback returns one item, and the pipelines are synchronous: scrapy's default of 100
+        # starts 100 asyncio tasks per response to process it (a fifth of the crawl's CPU).
+        "CONCURRENT_ITEMS": 1,
         "DOWNLOAD_DELAY": cfg.delay,
         "RANDOMIZE_DOWNLOAD_DELAY": True,
         "DOWNLOADER": "webtext.crawl.spider.downloader.PoliteDownloader",  # delay counted from a response's end
