@@ -12,6 +12,7 @@ backed by complete records, and a rerun resumes from them (see ``webtext.crawl.c
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import os
@@ -35,7 +36,7 @@ class WarcWriterPipeline:
         self._file: Any = None
         self._writer: Any = None
         self._buffer = io.BytesIO()
-        self._thread: ThreadPoolExecutor | None = None
+        self._thread: Any = None  # the writer thread (a ThreadPoolExecutor), started with the file
         self._last: Future | None = None  # the newest page handed to the thread
 
     @classmethod
@@ -70,19 +71,15 @@ class WarcWriterPipeline:
     def close_spider(self, spider: Any = None) -> None:
         if self._file is not None:
             self.flush()
-            if self._thread is not None:
-                self._thread.shutdown()
+            self._thread.shutdown()  # opened with the file
             os.fsync(self._file.fileno())
             self._file.close()
             self._file = None
 
     def process_item(self, item: FetchItem, spider: Any = None) -> FetchItem:
         if item.body is not None and item.response_headers is not None:
-            if self._thread is None:  # not opened by scrapy (a direct caller): write in this thread
-                self._write(item)
-            else:
-                copy = FetchItem(**vars(item))  # the thread's own: scrapy may go on with the item
-                self._last = item.warc_pending = self._thread.submit(self._write, copy)
+            # The thread gets its own copy: the raw exchange is dropped from the item below.
+            self._last = item.warc_pending = self._thread.submit(self._write, dataclasses.replace(item))
         item.body = item.response_headers = item.request_headers = None
         return item
 
@@ -115,11 +112,9 @@ class WarcWriterPipeline:
         self._append(request)
         start = self._file.tell()
         self._append(response)
-        item.warc_offset = start
-        item.warc_length = self._file.tell() - start
-        item.warc_file = self.path.name
+        written = self.path.name, start, self._file.tell() - start
         faults.hit("crawl-page", target)
-        return item.warc_file, item.warc_offset, item.warc_length
+        return written
 
     def _append(self, record: Any) -> None:
         """One record = one gzip member, so any record can be read from its offset alone."""
