@@ -362,3 +362,28 @@ def test_slices_built_apart_equal_the_whole_filter(items, parts):
         piece.add(ordered[starts[p0]:starts[p1]])
         together.merge(piece)
     assert np.array_equal(together.bits, whole.bits) and together.items == items
+
+
+def test_many_spilled_runs_are_inserted_in_groups(monkeypatch):
+    """The Bloom pass hands ``bloom_insert`` at most ``MAX_RUNS`` sorted runs at a time (past that the kernel would
+    fall back to plain order): grouped or not, the filter is the one built from all the items at once."""
+    from webtext.contamination import kernels
+    from webtext.contamination.kernels import PARTITION_BITS, partition_order
+    from webtext.contamination.scan import _insert_range
+
+    rng = np.random.default_rng(7)
+    batches = [rng.integers(0, 2**63, size=500, dtype=np.uint64) for _ in range(9)]
+    runs = []
+    for shard in (batches[:4], batches[4:]):  # two scan shards, each with its batches as sorted runs
+        ordered = [partition_order(b) for b in shard]
+        offsets = np.cumsum([0] + [len(o) for o, _ in ordered[:-1]])
+        starts = np.stack([s + a for (_, s), a in zip(ordered, offsets, strict=True)])
+        runs.append((np.concatenate([o for o, _ in ordered]), starts))
+    m, k = bloom_size(4500, 1e-6)
+    whole = BloomFilter.empty(m, k, 8)
+    whole.add(np.concatenate(batches))
+    for limit in (kernels.MAX_RUNS, 2):
+        monkeypatch.setattr(kernels, "MAX_RUNS", limit)
+        grouped = BloomFilter.empty(m, k, 8)
+        _insert_range(grouped, runs, 0, 1 << PARTITION_BITS)
+        assert np.array_equal(grouped.bits, whole.bits) and grouped.items == 4500

@@ -340,3 +340,22 @@ def test_report_renders_in_headless_chromium(tmp_path):
 
 def p_title(report: dict) -> str:
     return page(report).title
+
+
+@pytest.mark.parametrize("n", [0, 1, 3, 7, 50])
+def test_top_documents_equal_arrows_sort(n):
+    """``top_documents`` sorts without pyarrow.compute: the same rows, in the same order, as ``Table.sort_by`` (ties
+    in hits and id included), on chunked columns too."""
+    import random
+
+    import pyarrow as pa
+
+    from webtext.contamination.report import top_documents
+
+    rng = random.Random(n)
+    rows = [{"id": f"d{rng.randrange(8)}", "benchmark": rng.choice(["a", "b"]), "n_hits": rng.randrange(1, 5)}
+            for _ in range(40)]
+    table = pa.concat_tables([pa.Table.from_pylist(rows[:25]), pa.Table.from_pylist(rows[25:])])
+    expected = table.sort_by([("n_hits", "descending"), ("id", "ascending")]).slice(0, n).to_pylist() if n else []
+    assert top_documents(table, n) == expected
+    assert top_documents(table.slice(0, 0), n) == []

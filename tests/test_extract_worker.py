@@ -90,6 +90,17 @@ def test_map_propagates_the_callers_error_and_stops_the_child():
         assert extractor.extract(normal(2))[0] == "ok"
 
 
+def test_a_child_still_starting_is_killed_on_close():
+    """``run_extract`` starts the child before it knows whether any shard is left: closing it then must not wait for
+    trafilatura's imports."""
+    extractor = Extractor(ExtractSettings())
+    extractor.start()
+    proc = extractor._proc
+    assert proc is not None
+    extractor.close()
+    assert proc.returncode == -9 and extractor._proc is None
+
+
 def test_title_and_date_as_trafilatura_finds_them():
     import trafilatura
 
@@ -145,3 +156,60 @@ def test_language_is_identified_once_per_text():
     hits = cleaning._classify.cache_info().hits
     assert language_of(text)[0] == "en"
     assert cleaning._classify.cache_info().hits == hits + 1
+
+
+FORMS = (
+    "<html><head><title>Forms</title></head><body><form id='aspnetForm'><div><h1>A page inside a form</h1>"
+    + "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+    + "</div><form><label>Search</label><input name='q'><select><option>all</option></select>"
+    "<textarea>note</textarea></form></form><!-- a comment --></body></html>"
+)
+
+
+@pytest.fixture
+def native_lookup():
+    """lxml.html's element class lookup replaced as in the extraction child, restored afterwards."""
+    from lxml.html import HtmlElementClassLookup
+
+    from webtext.extract.worker import native_class_lookup, trafilatura_parsers
+
+    for parser in trafilatura_parsers():
+        parser.set_element_class_lookup(native_class_lookup())
+    yield
+    for parser in trafilatura_parsers():
+        parser.set_element_class_lookup(HtmlElementClassLookup())
+
+
+def _classes(html: str) -> list[tuple[str, str]]:
+    from trafilatura.utils import load_html
+
+    return [(str(e.tag), type(e).__name__) for e in load_html(html).iter()]
+
+
+def test_native_class_lookup_gives_lxml_htmls_classes(request):
+    html = FORMS.replace("<body>", "<body><FORM><INPUT name=x></FORM>", 1)
+    expected = _classes(html)
+    assert {"FormElement", "InputElement", "LabelElement", "SelectElement", "TextareaElement"} <= {
+        c for _, c in expected}
+    request.getfixturevalue("native_lookup")
+    assert _classes(html) == expected
+
+
+def test_native_class_lookup_extracts_the_same_text(request):
+    """Real news pages (the first 40 of the article-extraction-benchmark) and a page wrapped in a form: text, title and
+    date are the same with the child's C-level lookup as with lxml.html's own."""
+    import gzip
+
+    from realdata import shared_data
+
+    from webtext.extract.decode import decode_html
+
+    folder = shared_data("article-extraction-benchmark") / "html"
+    pages = [(f"http://bench.test/{p.name}", decode_html(gzip.decompress(p.read_bytes()), "text/html")[0])
+             for p in sorted(folder.glob("*.html.gz"))[:40]]
+    pages.append(("http://news.test/forms", FORMS))
+    settings = ExtractSettings()
+    expected = [extract_text(html, url, settings) for url, html in pages]
+    assert sum(r is not None for r in expected) >= 35 and expected[-1] is not None
+    request.getfixturevalue("native_lookup")
+    assert [extract_text(html, url, settings) for url, html in pages] == expected

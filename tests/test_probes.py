@@ -5,6 +5,7 @@ a fresh interpreter, where nothing has imported those packages yet."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -13,8 +14,9 @@ import pytest
 from webtext import probes
 
 
-def _fresh(code: str) -> dict:
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+def _fresh(code: str, env: dict[str, str] | None = None) -> dict:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env=None if env is None else {**os.environ, **env})
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -28,6 +30,35 @@ def test_numba_kernels_start_without_scipy_or_cffi():
         "print(json.dumps({'scipy': 'scipy' in sys.modules, 'cffi': 'cffi' in sys.modules, 'n': len(h)}))"
     )
     assert got == {"scipy": False, "cffi": False, "n": 2}
+
+
+KERNEL_RUN = (
+    "import json, sys\n"
+    "from webtext.contamination.ngrams import hash_texts\n"
+    "h = hash_texts(['one two three four five six seven eight nine'], 8).hashes\n"
+    "print(json.dumps({'registries': 'numba.np.linalg' in sys.modules, 'scipy': 'scipy' in sys.modules,\n"
+    "                  'cffi': 'cffi' in sys.modules, 'hashes': [int(x) for x in h]}))"
+)
+
+
+def test_a_cached_kernel_loads_without_numbas_registries():
+    """A kernel found in numba's cache runs without the typing and lowering registries (``numba.np.linalg`` is one
+    of their modules), and gives the hashes of the plain Python definition."""
+    from webtext.contamination.ngrams import ngram_hash, ngram_strings
+
+    _fresh(KERNEL_RUN)  # the cache now holds the kernel, whatever it held before
+    got = _fresh(KERNEL_RUN)
+    expected = [ngram_hash(g) for g in ngram_strings("one two three four five six seven eight nine", 8)]
+    assert got == {"registries": False, "scipy": False, "cffi": False, "hashes": expected}
+
+
+def test_a_kernel_missing_from_the_cache_compiles_with_the_probes_hidden(tmp_path):
+    """With an empty numba cache the kernel is compiled: the registries are loaded first, still without SciPy or
+    cffi, and the hashes are the same."""
+    cold = _fresh(KERNEL_RUN, env={"NUMBA_CACHE_DIR": str(tmp_path)})
+    warm = _fresh(KERNEL_RUN)
+    assert cold == {**warm, "registries": True}
+    assert any(tmp_path.rglob("*.nbi"))  # compiled into the (empty) cache given
 
 
 def test_pyarrow_converts_without_pandas_and_to_pandas_still_works():

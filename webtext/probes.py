@@ -15,11 +15,15 @@ functions.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib.machinery import ModuleSpec
 from types import ModuleType
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _PROBED: set[str] = set()
 
@@ -50,19 +54,46 @@ def hidden(*names: str) -> Iterator[None]:
 
 
 def numba() -> ModuleType:
-    """``numba``, imported with its SciPy and cffi probes skipped, its CPU target's registries loaded."""
+    """``numba``, imported with its SciPy and cffi probes skipped (its CPU target's registries, which probe for them
+    again, are loaded with them hidden by ``njit``'s kernels, and only when one has to be compiled)."""
     if "numba" not in _PROBED:
         with hidden("scipy", "cffi"):
             importlib.import_module("numba")
-            # What the first compile or cache load would do: load the CPU target's typing and
-            # lowering registries, whose modules probe once, at import, for SciPy's BLAS and for
-            # cffi (which imports pycparser, ~0.15 s)
-            from numba.core.registry import cpu_target
-
-            cpu_target.typing_context.refresh()
-            cpu_target.target_context.refresh()
         _PROBED.add("numba")
     return sys.modules["numba"]
+
+
+def njit(**options: Any) -> Callable[[F], F]:
+    """``numba.njit(**options)`` for webtext's kernels; with ``cache=True`` a kernel found in numba's cache is loaded
+    without numba's typing and lowering registries.
+
+    numba refreshes its CPU target before every cache load: that imports and installs the registries of everything
+    it can compile (~0.27 s a process, measured: a tenth of a 24 MB ``contamination`` run), which only a compile
+    uses; machine code loaded from the cache needs the runtime's (NRT) symbols only, which this loader registers. On
+    a cache miss the registries are loaded, with SciPy's and cffi's probes hidden, and numba compiles as it would
+    have. Other numba code in the process loads as numba does."""
+    nb = numba()
+
+    def decorate(fn: F) -> F:
+        dispatcher = nb.njit(**options)(fn)
+        cache = getattr(dispatcher, "_cache", None)
+        if options.get("cache") and callable(getattr(cache, "_load_overload", None)):
+            cache.load_overload = functools.partial(_load_cached, cache)
+        return dispatcher
+
+    return decorate
+
+
+def _load_cached(cache: Any, sig: Any, target_context: Any) -> Any:
+    """numba's ``Cache.load_overload`` without its ``target_context.refresh()`` (see ``njit``)."""
+    from numba.core.runtime import nrt
+
+    nrt.rtsys.initialize(target_context)  # what refresh() does first: the runtime's symbols, for the loaded code
+    loaded = cache._load_overload(sig, target_context)
+    if loaded is None:  # a cache miss: numba compiles next, which needs the registries
+        with hidden("scipy", "cffi"):
+            target_context.refresh()
+    return loaded
 
 
 def skip_pandas_probe() -> None:

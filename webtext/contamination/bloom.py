@@ -298,9 +298,15 @@ def planned_items(occurrences: int, registers: np.ndarray) -> int:
     return max(1, min(int(occurrences), math.ceil(distinct_estimate(registers) * margin)))
 
 
+def random_string_hashes(samples: int, ngram: int, seed: int = 0) -> np.ndarray:
+    """The n-gram hashes of GPT-2's random strings (``random_strings``), hashed as corpus n-grams are: what
+    ``random_string_check`` looks up (drawn before the filter exists, if need be)."""
+    _, word_hashes, picks = random_strings(samples, ngram, seed)
+    return combined_ngram_hashes(word_hashes, picks)
+
+
 def random_string_check(bloom: BloomFilter, samples: int = 1_000_000, seed: int = 0) -> int:
     """GPT-2's check: ``samples`` random strings (``ngram`` random 6-letter words, almost surely
     absent from any corpus: ``random_strings``) hashed like corpus n-grams; returns how many the
     filter says it holds."""
-    _, word_hashes, picks = random_strings(samples, bloom.ngram, seed)
-    return int(bloom.contains(combined_ngram_hashes(word_hashes, picks)).sum())
+    return int(bloom.contains(random_string_hashes(samples, bloom.ngram, seed)).sum())

@@ -71,7 +71,8 @@ class ContaminationConfig:
                               "runs at once (1 locally)")
     random_check: int = opt(1_000_000, "random strings the finished Bloom filter is tested with (GPT-2's check)")
     top_documents: int = opt(50, "most contaminated documents listed in the report")
-    batch_rows: int = opt(2048, "documents hashed per batch")
+    batch_rows: int = opt(512, "documents hashed per batch (in Bloom mode a batch's spill overlaps the next "
+                               "batch's hashing: smaller batches hide more of it)")
 
     def validate(self, key: str) -> None:
         if not self.inputs:

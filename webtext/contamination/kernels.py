@@ -9,7 +9,7 @@ import numpy as np
 from webtext import probes
 from webtext.dedup.kernels import COMBINE_SEED, FNV_OFFSET, FNV_PRIME, GOLDEN, fmix64
 
-njit = probes.numba().njit  # numba without its SciPy probes (webtext.probes)
+njit = probes.njit  # numba without its SciPy probes, cached kernels without its registries (webtext.probes)
 
 U64 = np.uint64
 EMPTY = U64(0)  # table slots hold hash | 1, so 0 marks a free slot

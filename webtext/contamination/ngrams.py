@@ -52,6 +52,7 @@ class NgramBatch:
 
     hashes: np.ndarray
     counts: np.ndarray
+    n_bytes: int = 0  # UTF-8 bytes of the texts hashed (``hash_texts``)
 
     def starts(self) -> np.ndarray:
         out = np.zeros(len(self.counts) + 1, dtype=np.int64)
@@ -72,13 +73,13 @@ def hash_texts(texts, n: int, *, compact: bool = True, helper: Executor | None =
     size = int(offsets[-1] - offsets[0])
     if helper is None or size < SPLIT_BYTES or len(offsets) < 3:
         hashes, counts = _hash_range(buf, offsets, n)
-        return NgramBatch(hashes.copy() if compact else hashes, counts)
+        return NgramBatch(hashes.copy() if compact else hashes, counts, size)
     # the texts split where half the bytes are: the later half to the helper, the first here
     mid = int(np.clip(np.searchsorted(offsets, offsets[0] + size // 2), 1, len(offsets) - 2))
     later = helper.submit(_hash_range, buf, offsets[mid:], n)
     first, first_counts = _hash_range(buf, offsets[:mid + 1], n)
     second, second_counts = later.result()
-    return NgramBatch(np.concatenate([first, second]), np.concatenate([first_counts, second_counts]))
+    return NgramBatch(np.concatenate([first, second]), np.concatenate([first_counts, second_counts]), size)
 
 
 SPLIT_BYTES = 1 << 20  # below this a second thread costs more than it saves

@@ -14,6 +14,7 @@ filter through the cache instead of missing it at random.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -59,7 +60,9 @@ def _column(batch, name: str, type_) -> list:
     import pyarrow as pa
 
     if name in batch.schema.names:
-        return batch.column(name).cast(type_).to_pylist()
+        column = batch.column(name)
+        # cast only when needed: Array.cast imports pyarrow.compute (~0.1 s, a noticeable share of a small run)
+        return (column if column.type == type_ else column.cast(type_)).to_pylist()
     return pa.nulls(len(batch), type_).to_pylist()
 
 
@@ -71,6 +74,7 @@ class _ShardScan:
     first_doc: int  # global number of the next document
     spill: BinaryIO | None  # Bloom mode: the n-gram hashes in the filter's insert order go here
     hash_threads: int = 1  # 2: half of each batch's text is hashed by a helper thread
+    presence: tuple[np.ndarray, int] | None = field(default=None, repr=False)  # the table's presence bits and shift
     found: np.ndarray = field(init=False)  # table slot found in some document
     doc_freq: np.ndarray = field(init=False)  # documents per table slot
     last_doc: np.ndarray = field(init=False)  # last document counted per slot
@@ -81,7 +85,6 @@ class _ShardScan:
     counts: Counter[str] = field(default_factory=Counter)
     _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
     _hasher: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
-    presence: tuple[np.ndarray, int] = field(init=False, repr=False)  # the table's presence bits and shift
     _spilling: Future[np.ndarray] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -90,7 +93,8 @@ class _ShardScan:
         self.doc_freq = np.zeros(slots, dtype=np.int64)
         self.last_doc = np.full(slots, -1, dtype=np.int64)
         self.registers = np.zeros(1 << HLL_BITS, dtype=np.uint8)
-        self.presence = self.table.presence()
+        if self.presence is None:
+            self.presence = self.table.presence()
         if self.hash_threads > 1:
             self._hasher = ThreadPoolExecutor(1, thread_name_prefix="contamination-hash")
 
@@ -130,13 +134,13 @@ class _ShardScan:
     def add(self, batch, ngram: int) -> None:
         """Scan one record batch of documents (``id``, ``text``, maybe ``url``/``karma``)."""
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         from webtext.contamination.kernels import scan_documents
 
         table, n_bench = self.table, len(self.table.names)
         grams = hash_texts(batch.column("text"), ngram, compact=False, helper=self._hasher)
         hits = np.zeros((batch.num_rows, n_bench), dtype=np.int64)
+        assert self.presence is not None
         scan_documents(grams.hashes, grams.counts, table.slots, table.values, *self.presence, n_bench, self.first_doc,
                        self.found, self.doc_freq, self.last_doc, hits)
         if self.spill is not None:  # only the Bloom filter's size needs the distinct count
@@ -149,7 +153,7 @@ class _ShardScan:
         counts, rows = self.counts, self.rows
         counts["documents"] += batch.num_rows
         counts["ngrams"] += len(grams.hashes)
-        counts["text_bytes"] += int(pc.sum(pc.binary_length(batch.column("text"))).as_py() or 0)
+        counts["text_bytes"] += grams.n_bytes
         docs, benches = np.nonzero(hits)
         if len(docs):
             ids, urls = batch.column("id").to_pylist(), _column(batch, "url", pa.string())
@@ -166,10 +170,20 @@ class _ShardScan:
                 counts[f"contaminated_documents_{table.names[b]}"] += 1
 
 
+@functools.lru_cache(maxsize=1)
+def _benchmark_table(path: str, *stamp: int) -> tuple[NgramTable, tuple[np.ndarray, int]]:
+    """The benchmark table and its presence bits, loaded once per process for all the scan shards it runs (keyed by
+    the file's inode, mtime and size: a table written since, always to a new file, is loaded afresh); both are only
+    read."""
+    table = NgramTable.load(Path(path))
+    return table, table.presence()
+
+
 def scan_shard(cfg: ContaminationConfig, table_file: str, dataset: Path, task: ShardTask[ScanInput]) -> ShardOutput:
     import pyarrow as pa
 
-    table = NgramTable.load(Path(table_file))
+    stat = os.stat(table_file)
+    table, presence = _benchmark_table(str(table_file), stat.st_ino, stat.st_mtime_ns, stat.st_size)
     main = Path(dataset) / part_name(task.index)
     side = side_dir(dataset, "found") / f"{task.index:05d}.npz"
     files = [main, side]
@@ -178,7 +192,7 @@ def scan_shard(cfg: ContaminationConfig, table_file: str, dataset: Path, task: S
         if task.payload.bloom_input:
             files.append(side_dir(dataset, "ngrams") / f"{task.index:05d}.u64")
             spill = stack.enter_context(open(stack.enter_context(atomic_path(files[-1])), "wb"))
-        scan = _ShardScan(table, task.payload.offset, spill, task.payload.hash_threads)
+        scan = _ShardScan(table, task.payload.offset, spill, task.payload.hash_threads, presence)
         try:
             for batch in doc_batches(Path(task.payload.path), cfg.batch_rows):
                 scan.add(batch, cfg.ngram)
@@ -251,8 +265,12 @@ def _sorted_run(path: str, index: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _insert_range(bloom, runs: list[tuple[np.ndarray, np.ndarray]], p0: int, p1: int) -> None:
-    """Insert the hashes of partitions [p0, p1) of every shard's runs into ``bloom``."""
-    for hashes, starts in runs:
-        pieces = [hashes[a:b] for a, b in zip(starts[:, p0], starts[:, p1], strict=True) if b > a]
-        if pieces:
-            bloom.add(np.concatenate(pieces))
+    """Insert the hashes of partitions [p0, p1) of every shard's runs into ``bloom``, up to ``MAX_RUNS`` sorted runs
+    (spilled batches) per insert: each insert walks the filter once, partition by partition across its runs (more
+    runs than that in one insert would be taken in plain order, missing the cache)."""
+    from webtext.contamination.kernels import MAX_RUNS
+
+    pieces = [hashes[a:b] for hashes, starts in runs
+              for a, b in zip(starts[:, p0], starts[:, p1], strict=True) if b > a]
+    for i in range(0, len(pieces), MAX_RUNS):
+        bloom.add(np.concatenate(pieces[i:i + MAX_RUNS]))

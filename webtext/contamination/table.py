@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from webtext.arrays import sorted_unique
 from webtext.contamination.benchmarks import Benchmark
 from webtext.contamination.ngrams import NgramBatch, hash_texts
 from webtext.errors import ConfigError
@@ -62,7 +63,7 @@ def build_table(grams: dict[str, NgramBatch]) -> NgramTable:
     if len(grams) > MAX_BENCHMARKS:
         raise ConfigError("--benchmark", f"at most {MAX_BENCHMARKS} benchmarks per report, got {len(grams)}")
     names = list(grams)
-    keys = [np.unique(g.hashes) for g in grams.values()]
+    keys = [sorted_unique(g.hashes) for g in grams.values()]
     masks = [np.full(len(k), np.uint64(1) << np.uint64(i), dtype=np.uint64) for i, k in enumerate(keys)]
     all_keys = np.concatenate(keys) if keys else np.empty(0, np.uint64)
     capacity = 1 << max(4, int(2 * max(len(all_keys), 1) - 1).bit_length())  # load factor <= 1/2

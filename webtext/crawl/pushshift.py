@@ -30,10 +30,12 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import numpy as np
 import orjson
-from numba import njit
 
+from webtext import probes
 from webtext.crawl.streams import Lines, block_lines, compression_of, iter_blocks
 from webtext.errors import ShardError
+
+njit = probes.njit  # numba without its SciPy probes, cached kernels without its registries (webtext.probes)
 
 if TYPE_CHECKING:
     import pyarrow as pa

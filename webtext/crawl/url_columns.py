@@ -21,7 +21,7 @@ from webtext import probes
 from webtext.crawl.urls import TRACKING_PARAMS, TRACKING_PREFIXES, UrlFilter, UrlRejected
 from webtext.strings import string_buffers
 
-njit = probes.numba().njit  # numba without its SciPy probes (webtext.probes)
+njit = probes.njit  # numba without its SciPy probes, cached kernels without its registries (webtext.probes)
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from webtext.arrays import sorted_unique
 from webtext.data import read_parquet, write_parquet
 from webtext.dedup.config import DedupConfig
 from webtext.dedup.signatures import SignatureStore
@@ -58,7 +59,7 @@ def candidate_pairs(band, key, gid, exact_band: int, store: SignatureStore | Non
     if not len(multi):
         return (np.empty(0, np.int64),) * 3 + (np.empty(0, bool),)
     members = np.concatenate([gid[bounds[g]:bounds[g + 1]] for g in multi])
-    uniq = np.unique(members)
+    uniq = sorted_unique(members)
     sigs = store.gather(uniq) if store is not None else None
     lefts, rights, equal, exact = [], [], [], []
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from webtext.arrays import sorted_unique
 from webtext.data import read_parquet, write_parquet
 from webtext.dedup.config import DedupConfig
 from webtext.dedup.minhash import estimated_jaccard
@@ -61,7 +62,7 @@ def components(parent_file: Path, total: int, pair_files: list[str], counts: Cou
     del parent
     member = np.concatenate(members) if members else np.empty(0, np.int64)
     root = np.concatenate(roots) if roots else np.empty(0, np.int64)
-    heads = np.unique(root)
+    heads = sorted_unique(root)
     gids = np.concatenate([member, heads])
     return gids, np.concatenate([root, heads])
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from webtext import hashing, probes
 
-njit = probes.numba().njit  # numba without its SciPy probes (webtext.probes)
+njit = probes.njit  # numba without its SciPy probes, cached kernels without its registries (webtext.probes)
 
 U64 = np.uint64
 U32 = np.uint32

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from webtext.config import to_dict
 from webtext.data import Manifest, write_parquet
@@ -29,8 +29,11 @@ from webtext.errors import ShardError
 from webtext.extract.config import ExtractConfig
 from webtext.inputs import warc_files
 from webtext.paths import part_name, side_dir, side_name
-from webtext.runner import Runner, ShardOutput, ShardTask, input_identity, run_stage
+from webtext.runner import LocalRunner, Runner, ShardOutput, ShardTask, input_identity, run_stage
 from webtext.textforms import HTML_TYPES
+
+if TYPE_CHECKING:
+    from webtext.extract.worker import Extractor
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +117,6 @@ def extract_shard(cfg: ExtractConfig, dataset: Path, task: ShardTask[WarcInput])
 
     from webtext.extract.cleaning import drop_reason, language_of, preload_language_model
     from webtext.extract.decode import decode_html, sniff_binary
-    from webtext.extract.worker import ExtractSettings, shared_extractor
-
     path = Path(task.payload.path)
     rules = cfg.quality_rules()
     counts: Counter[str] = Counter()
@@ -128,8 +129,7 @@ def extract_shard(cfg: ExtractConfig, dataset: Path, task: ShardTask[WarcInput])
         dropped.append({"id": doc_id(url), "url": url, "reason": reason, "detail": detail, "n_words": n_words,
                         "warc_file": path.name, "warc_offset": offset})
 
-    settings = ExtractSettings(favor=cfg.favor, include_tables=cfg.include_tables, dates=cfg.dates)
-    extractor = shared_extractor(settings, cfg.doc_timeout)
+    extractor = _extractor(cfg)
     # One-time start-ups (~0.5 s each: the extraction process, the language model, pyarrow's first table) run side by
     # side instead of one after another.
     extractor.start()
@@ -231,6 +231,14 @@ def _crashed(record: dict[str, Any]) -> bool:
     return bool(record.get("counts", {}).get("dropped_extract_crash"))
 
 
+def _extractor(cfg: ExtractConfig) -> Extractor:
+    """This process's extraction child for these settings (``shared_extractor``)."""
+    from webtext.extract.worker import ExtractSettings, shared_extractor
+
+    settings = ExtractSettings(favor=cfg.favor, include_tables=cfg.include_tables, dates=cfg.dates)
+    return shared_extractor(settings, cfg.doc_timeout)
+
+
 def run_extract(cfg: ExtractConfig, out: Path, runner: Runner) -> Manifest:
     """Extract every WARC file of the inputs into ``out`` (reruns skip finished files)."""
     out = Path(out)
@@ -238,6 +246,10 @@ def run_extract(cfg: ExtractConfig, out: Path, runner: Runner) -> Manifest:
     crawls = sorted({c for _, c in warcs if c is not None})
     inputs = [input_identity(c) for c in crawls] + [input_identity(w) for w, c in warcs if c is None]
     tasks = [ShardTask(i, w.name, WarcInput(str(w), str(c) if c else None)) for i, (w, c) in enumerate(warcs)]
+    if tasks and isinstance(runner, LocalRunner):
+        # the shards run in this process: their extraction child starts up (~0.5 s) while run_stage checks the
+        # inputs and the manifest, instead of after
+        _extractor(cfg).start()
     return run_stage(
         stage="extract", dataset=out, config=to_dict(cfg), inputs=inputs, tasks=tasks,
         shard_fn=functools.partial(extract_shard, cfg, out), runner=runner, side_dirs=[side_name("dropped")],

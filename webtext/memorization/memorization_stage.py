@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from webtext.arrays import sorted_unique
 from webtext.config import to_dict
 from webtext.data import Manifest, write_parquet
 from webtext.errors import ConfigError
@@ -213,7 +214,7 @@ class _Report:
         val_ids, val_texts = self._val_documents()
         s_hash, s_counts = ov.measure(sample_texts, ngram)
         v_hash, v_counts = ov.measure(val_texts, ngram)
-        targets = np.unique(np.concatenate([v_hash, s_hash] if cfg.exact else [v_hash]))
+        targets = sorted_unique(np.concatenate([v_hash, s_hash] if cfg.exact else [v_hash]))
         val_set = {i for s in self.val.shards for i in s.ids.to_pylist()}
         found, counts = ov.train_scan(self.checked["docs"], val_set, targets, ngram)
         train_ref = (f"exact {ngram}-gram set of the train documents ({counts['train_documents']:,} documents, "
