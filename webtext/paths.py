@@ -117,6 +117,16 @@ def _size(path: Path) -> int | None:
         return None
 
 
+def file_stamp(path: Path) -> tuple:
+    """(size, mtime_ns) of a file, or (name, size, mtime_ns) of each file of a folder: a cache key for something loaded
+    from it once per process (a file rewritten since, always whole and renamed into place, gets a new stamp)."""
+    path = Path(path)
+    if path.is_dir():
+        return tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(path.iterdir()))
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path, needed: int | None = None) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it into place if the block succeeds. A write in the

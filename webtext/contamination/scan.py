@@ -31,7 +31,7 @@ from webtext.contamination.table import NgramTable, save_npz
 from webtext.contamination.tasks import ScanInput, SliceInput
 from webtext.data import write_parquet
 from webtext.errors import ShardError
-from webtext.paths import atomic_path, part_name, side_dir
+from webtext.paths import atomic_path, file_stamp, part_name, side_dir
 from webtext.runner import ShardOutput, ShardTask
 
 
@@ -73,8 +73,8 @@ class _ShardScan:
     table: NgramTable
     first_doc: int  # global number of the next document
     spill: BinaryIO | None  # Bloom mode: the n-gram hashes in the filter's insert order go here
+    presence: tuple[np.ndarray, int] = field(repr=False)  # the table's presence bits and shift (NgramTable.presence)
     hash_threads: int = 1  # 2: half of each batch's text is hashed by a helper thread
-    presence: tuple[np.ndarray, int] | None = field(default=None, repr=False)  # the table's presence bits and shift
     found: np.ndarray = field(init=False)  # table slot found in some document
     doc_freq: np.ndarray = field(init=False)  # documents per table slot
     last_doc: np.ndarray = field(init=False)  # last document counted per slot
@@ -93,8 +93,6 @@ class _ShardScan:
         self.doc_freq = np.zeros(slots, dtype=np.int64)
         self.last_doc = np.full(slots, -1, dtype=np.int64)
         self.registers = np.zeros(1 << HLL_BITS, dtype=np.uint8)
-        if self.presence is None:
-            self.presence = self.table.presence()
         if self.hash_threads > 1:
             self._hasher = ThreadPoolExecutor(1, thread_name_prefix="contamination-hash")
 
@@ -140,7 +138,6 @@ class _ShardScan:
         table, n_bench = self.table, len(self.table.names)
         grams = hash_texts(batch.column("text"), ngram, compact=False, helper=self._hasher)
         hits = np.zeros((batch.num_rows, n_bench), dtype=np.int64)
-        assert self.presence is not None
         scan_documents(grams.hashes, grams.counts, table.slots, table.values, *self.presence, n_bench, self.first_doc,
                        self.found, self.doc_freq, self.last_doc, hits)
         if self.spill is not None:  # only the Bloom filter's size needs the distinct count
@@ -171,10 +168,10 @@ class _ShardScan:
 
 
 @functools.lru_cache(maxsize=1)
-def _benchmark_table(path: str, *stamp: int) -> tuple[NgramTable, tuple[np.ndarray, int]]:
-    """The benchmark table and its presence bits, loaded once per process for all the scan shards it runs (keyed by
-    the file's inode, mtime and size: a table written since, always to a new file, is loaded afresh); both are only
-    read."""
+def _benchmark_table(path: str, stamp: tuple) -> tuple[NgramTable, tuple[np.ndarray, int]]:
+    """The benchmark table and its presence bits, loaded once per process for all the scan shards it runs (a table
+    written since has another ``file_stamp``); both are only read."""
+    del stamp  # part of the cache key only
     table = NgramTable.load(Path(path))
     return table, table.presence()
 
@@ -182,8 +179,7 @@ def _benchmark_table(path: str, *stamp: int) -> tuple[NgramTable, tuple[np.ndarr
 def scan_shard(cfg: ContaminationConfig, table_file: str, dataset: Path, task: ShardTask[ScanInput]) -> ShardOutput:
     import pyarrow as pa
 
-    stat = os.stat(table_file)
-    table, presence = _benchmark_table(str(table_file), stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    table, presence = _benchmark_table(str(table_file), file_stamp(Path(table_file)))
     main = Path(dataset) / part_name(task.index)
     side = side_dir(dataset, "found") / f"{task.index:05d}.npz"
     files = [main, side]
@@ -192,7 +188,7 @@ def scan_shard(cfg: ContaminationConfig, table_file: str, dataset: Path, task: S
         if task.payload.bloom_input:
             files.append(side_dir(dataset, "ngrams") / f"{task.index:05d}.u64")
             spill = stack.enter_context(open(stack.enter_context(atomic_path(files[-1])), "wb"))
-        scan = _ShardScan(table, task.payload.offset, spill, task.payload.hash_threads, presence)
+        scan = _ShardScan(table, task.payload.offset, spill, presence, task.payload.hash_threads)
         try:
             for batch in doc_batches(Path(task.payload.path), cfg.batch_rows):
                 scan.add(batch, cfg.ngram)

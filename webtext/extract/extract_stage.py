@@ -117,6 +117,7 @@ def extract_shard(cfg: ExtractConfig, dataset: Path, task: ShardTask[WarcInput])
 
     from webtext.extract.cleaning import drop_reason, language_of, preload_language_model
     from webtext.extract.decode import decode_html, sniff_binary
+
     path = Path(task.payload.path)
     rules = cfg.quality_rules()
     counts: Counter[str] = Counter()

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from webtext.errors import ConfigError
+from webtext.paths import file_stamp
 
 log = logging.getLogger(__name__)
 
@@ -229,9 +230,7 @@ def load_tokenizer(path: Path | str) -> BpeTokenizer:
     path = Path(path).resolve()
     if not path.exists():
         raise ConfigError("--tokenizer", f"{path} not found")
-    stamp = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(path.iterdir())) \
-        if path.is_dir() else (path.stat().st_size, path.stat().st_mtime_ns)
-    return _load_tokenizer(path, stamp)
+    return _load_tokenizer(path, file_stamp(path))
 
 
 @functools.lru_cache(maxsize=8)
