@@ -123,6 +123,9 @@ def test_title_and_date_as_trafilatura_finds_them():
         '<meta name="title" content="From a meta name">',
         '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "From JSON-LD only"}</script>',
         '<meta name="twitter:title" content="From Twitter"><meta property="og:url" content="http://news.test/x">',
+        # a meta title and JSON-LD (not read then): the meta tag's, as trafilatura
+        '<meta name="title" content="From a meta name"><script type="application/ld+json">{"@context": '
+        '"https://schema.org", "@type": "NewsArticle", "headline": "From JSON-LD"}</script>',
     ],
 )
 def test_title_matches_trafilaturas_metadata(head):
@@ -166,6 +169,61 @@ FORMS = (
 )
 
 
+def test_xml_invalid_chars_are_the_ones_trafilatura_deletes():
+    import re
+
+    import trafilatura.utils
+
+    from webtext.extract.worker import XML_INVALID_CHARS, XML_INVALID_PATTERN, xml_clean
+
+    assert trafilatura.utils.INVALID_XML_CHARS.pattern == XML_INVALID_PATTERN  # else the child keeps trafilatura's
+    pattern = re.compile(XML_INVALID_PATTERN)
+    deleted = {c for c in map(chr, range(0x110000)) if pattern.search(c)}
+    assert deleted == set(XML_INVALID_CHARS)
+    for page in ("<p>plain ascii\n\t\r</p>", "<p>café</p>", "<p>\u0416 \u20ac</p>", "<p>\U0001f600</p>"):
+        assert xml_clean(page)
+        for c in XML_INVALID_CHARS:
+            assert not xml_clean(page.replace("<p>", "<p>" + c, 1)), (page, c)
+
+
+class _Spy:
+    pattern = "spy"
+
+    def __init__(self) -> None:
+        self.scanned: list[str] = []
+
+    def sub(self, repl: str, string: str, count: int = 0) -> str:
+        self.scanned.append(string)
+        return string.replace("\x01", repl)
+
+
+def test_checked_page_skips_the_scan_only_for_the_page_marked_clean():
+    from webtext.extract.worker import CheckedPage
+
+    spy = _Spy()
+    chars = CheckedPage(spy)
+    page = "".join(["<p>", "clean", "</p>"])
+    equal_copy = "".join(["<p>", "clean", "</p>"])
+    chars.check(page)
+    assert chars.sub("", page) is page and spy.scanned == []
+    assert chars.sub("", equal_copy) == equal_copy and spy.scanned == [equal_copy]  # only that very string
+    chars.check(None)
+    assert chars.sub("", "<p>\x01x</p>") == "<p>x</p>"
+    assert chars.sub("", page) == page and spy.scanned[-1] is page
+    assert chars.pattern is spy and chars.__getattr__("pattern") == "spy"
+
+
+def test_the_child_extracts_pages_with_and_without_control_characters_as_trafilatura():
+    pages = [(0, normal(0), "http://news.test/0"),
+             (1, normal(1).replace("<p>", "<p>\x0b\x1f\ufffe", 2), "http://news.test/1"),
+             (2, dated(normal(2)), "http://news.test/2")]
+    expected = {key: extract_text(html, url, ExtractSettings()) for key, html, url in pages}
+    assert "\x0b" not in str(expected[1]) and expected[1] is not None
+    with Extractor(ExtractSettings(), deadline=30.0) as extractor:
+        assert {key: result for key, _, result in extractor.map(pages)} == expected
+        assert extractor.extract(pages[1][1], pages[1][2]) == ("ok", expected[1])
+
+
 @pytest.fixture
 def native_lookup():
     """lxml.html's element class lookup replaced as in the extraction child, restored afterwards."""
@@ -178,6 +236,20 @@ def native_lookup():
     yield
     for parser in trafilatura_parsers():
         parser.set_element_class_lookup(HtmlElementClassLookup())
+
+
+@pytest.fixture
+def checked_chars():
+    """trafilatura's ``INVALID_XML_CHARS`` replaced as in the extraction child, restored afterwards."""
+    import trafilatura.utils
+
+    from webtext.extract.worker import checked_page_chars
+
+    original = trafilatura.utils.INVALID_XML_CHARS
+    chars = checked_page_chars()
+    assert chars is not None and trafilatura.utils.INVALID_XML_CHARS is chars
+    yield chars
+    trafilatura.utils.INVALID_XML_CHARS = original
 
 
 def _classes(html: str) -> list[tuple[str, str]]:
@@ -195,9 +267,9 @@ def test_native_class_lookup_gives_lxml_htmls_classes(request):
     assert _classes(html) == expected
 
 
-def test_native_class_lookup_extracts_the_same_text(request):
-    """Real news pages (the first 40 of the article-extraction-benchmark) and a page wrapped in a form: text, title and
-    date are the same with the child's C-level lookup as with lxml.html's own."""
+def _real_pages() -> list[tuple[str, str]]:
+    """(url, html) of the first 40 pages of the article-extraction-benchmark (real news pages) and a page wrapped in a
+    form."""
     import gzip
 
     from realdata import shared_data
@@ -208,8 +280,40 @@ def test_native_class_lookup_extracts_the_same_text(request):
     pages = [(f"http://bench.test/{p.name}", decode_html(gzip.decompress(p.read_bytes()), "text/html")[0])
              for p in sorted(folder.glob("*.html.gz"))[:40]]
     pages.append(("http://news.test/forms", FORMS))
+    return pages
+
+
+def test_options_built_once_extract_what_trafilaturas_keywords_do():
+    import trafilatura
+
+    from webtext.extract.worker import page_options
+
+    settings = ExtractSettings()
+    for url, html in _real_pages()[:20]:
+        by_keywords = trafilatura.bare_extraction(html, url=url, with_metadata=False, include_comments=False,
+                                                  include_tables=True, deduplicate=False)
+        with_options = trafilatura.bare_extraction(html, options=page_options(settings, url))
+        assert (by_keywords is None) == (with_options is None), url
+        if by_keywords is not None:
+            assert with_options.text == by_keywords.text, url
+    assert page_options(settings, "http://a.test/").url == "http://a.test/"
+    assert page_options(settings, None).url is None  # a copy per page: the shared options keep no page's URL
+
+
+def test_native_class_lookup_extracts_the_same_text(request):
+    """Real news pages and a page wrapped in a form: text, title and date are the same with the child's C-level lookup
+    as with lxml.html's own, and with the child's page check (``CheckedPage``) as without."""
+    from webtext.extract.worker import xml_clean
+
+    pages = _real_pages()
     settings = ExtractSettings()
     expected = [extract_text(html, url, settings) for url, html in pages]
     assert sum(r is not None for r in expected) >= 35 and expected[-1] is not None
     request.getfixturevalue("native_lookup")
     assert [extract_text(html, url, settings) for url, html in pages] == expected
+    chars = request.getfixturevalue("checked_chars")
+    got = []
+    for url, html in pages:  # as the child does: the page marked clean when it is
+        chars.check(html if xml_clean(html) else None)
+        got.append(extract_text(html, url, settings))
+    assert got == expected
