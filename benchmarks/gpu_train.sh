@@ -6,8 +6,10 @@
 # steady-state tokens/s and MFU (the trainer's own figures from RUN/metrics.jsonl: 6N + attention
 # FLOPs per token over the device's dense bf16 peak, 989 TFLOP/s for an H100) over the steps
 # after the first WARMUP ones, and what torch.compile cost (step 1 and the warm-up steps against
-# the steady step). Target: >= 45% MFU on an H100/H200 (issue #19). Runs in under 5 minutes (the training run is
-# stopped after TIME_LIMIT seconds; the steps done by then are reported).
+# the steady step). Target: >= 45% MFU on an H100/H200 (issue #19). One training run per ATTENTION kernel and
+# COMPILE_MODE (default: two, --compile-mode default and max-autotune-no-cudagraphs, the candidate for the last
+# points of MFU), compared in one table at the end. Runs in under 10 minutes: each training run is stopped after
+# TIME_LIMIT seconds and all of them by TOTAL_LIMIT (the steps done by then are reported).
 #
 # Self-contained, no network: the tokens are synthetic (seeded, Zipf-distributed ids of the GPT-2
 # vocabulary, so the loss visibly falls) and written with the project's own shard writer by
@@ -20,12 +22,13 @@
 #   bash benchmarks/gpu_train.sh                       # from the repository root (or anywhere)
 #   MICRO=16 STEPS=40 bash benchmarks/gpu_train.sh     # knobs below, as environment variables
 #
-# Knobs: PYTHON (python3), STEPS (50), WARMUP (10), MICRO (64 sequences per forward; on CUDA
+# Knobs: PYTHON (python3), STEPS (30), WARMUP (8), MICRO (64 sequences per forward; on CUDA
 # out-of-memory the run is retried once with MICRO/2), BATCH_TOKENS (524288), NPROC (1), LAUNCH
 # (torchrun | cli), ATTENTION (auto: a space-separated list of --attention kernels, one training run each,
-# e.g. "auto cudnn" to compare them), PAD_VOCAB (1), TOKENS (16777216 synthetic tokens; windows wrap around),
-# TIME_LIMIT (240 s for the training run), WORK (benchmarks/out/gpu_train, git-ignored), EVAL_DATA (see
-# step 4; unset: no eval), EVAL_BATCH (32); to
+# e.g. "auto cudnn" to compare them), COMPILE_MODES ("default max-autotune-no-cudagraphs": --compile-mode
+# values, one training run each), PAD_VOCAB (1), TOKENS (16777216 synthetic tokens; windows wrap around),
+# TIME_LIMIT (240 s for a training run), TOTAL_LIMIT (540 s for all of them together), WORK
+# (benchmarks/out/gpu_train, git-ignored), EVAL_DATA (see step 4; unset: no eval), EVAL_BATCH (32); to
 # smoke-test this script without a GPU: DEVICE=cpu PRESET=tiny COMPILE=0 BATCH_TOKENS=4096 MICRO=16
 # STEPS=4 WARMUP=1 TOKENS=200000 bash benchmarks/gpu_train.sh
 # Outputs: WORK/run/metrics.jsonl, WORK/train.log, WORK/summary.txt; also copied into $OUT when
@@ -35,8 +38,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
 PYTHON=${PYTHON:-python3}
-STEPS=${STEPS:-50}
-WARMUP=${WARMUP:-10}
+STEPS=${STEPS:-30}
+WARMUP=${WARMUP:-8}
 MICRO=${MICRO:-64}
 BATCH_TOKENS=${BATCH_TOKENS:-524288}
 NPROC=${NPROC:-1}
@@ -48,13 +51,16 @@ DEVICE=${DEVICE:-cuda}
 PRESET=${PRESET:-gpt2}
 COMPILE=${COMPILE:-1}
 ATTENTION=${ATTENTION:-auto}
+COMPILE_MODES=${COMPILE_MODES:-default max-autotune-no-cudagraphs}
+TOTAL_LIMIT=${TOTAL_LIMIT:-540}
+[ "$COMPILE" = 1 ] || COMPILE_MODES=default  # without --compile the mode changes nothing
 WORK=${WORK:-$REPO/benchmarks/out/gpu_train}
 export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONUNBUFFERED=1
 START=$(date +%s)
 
 mkdir -p "$WORK"
-rm -f "$WORK/summary.txt"
+rm -f "$WORK/summary.txt" "$WORK/variants.tsv"
 echo "== gpu_train.sh: preset ${PRESET} on ${DEVICE}, compile ${COMPILE}, ${BATCH_TOKENS} tokens a step, ${STEPS} steps," \
      "micro-batch ${MICRO}, ${NPROC} process(es) via ${LAUNCH}"
 [ "$DEVICE" = cuda ] && "$PYTHON" - <<'EOF'
@@ -72,12 +78,13 @@ t0=$(date +%s)
 "$PYTHON" "$REPO/benchmarks/_train_data.py" synthetic --out "$WORK/tok" --tokens "$TOKENS"
 echo "== tokens ready in $(( $(date +%s) - t0 )) s"
 
-# 2. Training (stopped after TIME_LIMIT s), once per ATTENTION kernel; one retry with half the micro-batch on CUDA out-of-memory.
+# 2. Training (stopped after TIME_LIMIT s), once per ATTENTION kernel and COMPILE_MODE; one retry with half the
+# micro-batch on CUDA out-of-memory.
 train() {  # $1: micro-batch size; $2: seconds allowed
     local micro=$1 limit=$2
     local flags=(--data "$WORK/tok" --preset "$PRESET" --device "$DEVICE" --max-steps "$STEPS" --attention "$ATT"
                  --total-batch-tokens "$BATCH_TOKENS" --micro-batch-size "$micro" --log-every 5 --out "$WORK/run")
-    if [ "$COMPILE" = 1 ]; then flags+=(--compile); fi
+    if [ "$COMPILE" = 1 ]; then flags+=(--compile --compile-mode "$MODE"); fi
     if [ "$PAD_VOCAB" = 1 ]; then flags+=(--pad-vocab); fi
     rm -rf "$WORK/run"
     if [ "$LAUNCH" = cli ]; then
@@ -93,8 +100,20 @@ train() {  # $1: micro-batch size; $2: seconds allowed
     return "$status"
 }
 
+TRAINING_START=$(date +%s)
+FIRST_MICRO=$MICRO
 for ATT in $ATTENTION; do
-echo "== training with --attention ${ATT}"
+for MODE in $COMPILE_MODES; do
+MICRO=$FIRST_MICRO
+VARIANT="--attention ${ATT}"
+if [ "$COMPILE" = 1 ]; then VARIANT+=" --compile-mode ${MODE}"; fi
+limit=$(( TOTAL_LIMIT - ($(date +%s) - TRAINING_START) ))
+if [ "$limit" -gt "$TIME_LIMIT" ]; then limit=$TIME_LIMIT; fi
+if [ "$limit" -lt 60 ]; then
+    echo "== ${VARIANT}: not run, TOTAL_LIMIT (${TOTAL_LIMIT} s) reached" | tee -a "$WORK/summary.txt"
+    continue
+fi
+echo "== training with ${VARIANT} (at most ${limit} s)"
 MEM_PID=""
 if command -v nvidia-smi >/dev/null; then
     nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 1000 >"$WORK/gpu-memory.log" 2>/dev/null &
@@ -102,8 +121,8 @@ if command -v nvidia-smi >/dev/null; then
 fi
 status=0
 TRAIN_START=$(date +%s)
-train "$MICRO" "$TIME_LIMIT" || status=$?
-left=$(( TIME_LIMIT + 45 - ($(date +%s) - TRAIN_START) ))
+train "$MICRO" "$limit" || status=$?
+left=$(( limit + 45 - ($(date +%s) - TRAIN_START) ))
 if [ "$status" != 0 ] && [ "$MICRO" -ge 2 ] && [ "$left" -ge 60 ] \
         && grep -q "OutOfMemoryError\|CUDA out of memory" "$WORK/train.log"; then
     MICRO=$(( MICRO / 2 ))
@@ -118,21 +137,23 @@ case "$status" in
     *) echo "== the training run failed with status $status (see $WORK/train.log)" ;;
 esac
 
-# 3. Summary from metrics.jsonl.
+# 3. Summary from metrics.jsonl (and one line per variant in WORK/variants.tsv for the table at the end).
 summary=0
-"$PYTHON" - "$WORK" "$WARMUP" "$BATCH_TOKENS" "$MICRO" "$TRAIN_T0" "$TRAIN_T1" "$START" "$ATT" <<'EOF' \
+"$PYTHON" - "$WORK" "$WARMUP" "$BATCH_TOKENS" "$MICRO" "$TRAIN_T0" "$TRAIN_T1" "$START" "$VARIANT" <<'EOF' \
     | tee -a "$WORK/summary.txt" || summary=$?
 import json, statistics, sys, time
 from pathlib import Path
 
 work, warmup, batch_tokens, micro = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-t0, t1, start, attention = float(sys.argv[5]), float(sys.argv[6]), float(sys.argv[7]), sys.argv[8]
+t0, t1, start, variant = float(sys.argv[5]), float(sys.argv[6]), float(sys.argv[7]), sys.argv[8]
 path = work / "run" / "metrics.jsonl"
 rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
-print(f"== summary (--attention {attention}): {len(rows)} step(s) done, micro-batch {micro}, {batch_tokens:,} "
+print(f"== summary ({variant}): {len(rows)} step(s) done, micro-batch {micro}, {batch_tokens:,} "
       "tokens a step")
 if not rows:
     print("no steps finished: no figures (see train.log)")
+    with open(work / "variants.tsv", "a") as f:
+        f.write(f"{variant}\t{micro}\t0\t-\t-\t-\n")
     sys.exit(1)
 dts = [batch_tokens / r["tokens_per_s"] for r in rows]
 steady = [r for r in rows if r["step"] > warmup] or rows[len(rows) // 2:]
@@ -158,15 +179,26 @@ print(f"wall: training command {t1 - t0:.0f} s (start-up, {len(rows)} steps, fin
 print(f"loss: {losses[0]:.3f} (step 1) -> {losses[-1]:.3f} (step {rows[-1]['step']})" if losses else "loss: none")
 if peak_mem:
     print(f"GPU memory used, peak (nvidia-smi, 1 s samples): {peak_mem:,} MiB")
+mfu_text = f"{statistics.median(mfus):.1%}" if mfus else "-"
+with open(work / "variants.tsv", "a") as f:
+    f.write(f"{variant}\t{micro}\t{len(rows)}\t{tps:,.0f}\t{mfu_text}\t{dts[0] - dt:.0f}\n")
 EOF
+tag=${ATT}-${MODE}
 if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then
-    cp "$WORK/run/metrics.jsonl" "$OUT/metrics-$ATT.jsonl" 2>/dev/null || true
-    cp "$WORK/train.log" "$OUT/train-$ATT.log" 2>/dev/null || true
+    cp "$WORK/run/metrics.jsonl" "$OUT/metrics-$tag.jsonl" 2>/dev/null || true
+    cp "$WORK/train.log" "$OUT/train-$tag.log" 2>/dev/null || true
 fi
 if [ "$status" = 124 ] || [ "$status" = 137 ]; then status=$summary; fi  # stopped at TIME_LIMIT: figures still count
 [ "$status" = 0 ] || overall=$status
 done
+done
 status=${overall:-0}
+if [ -s "$WORK/variants.tsv" ]; then
+    { echo "== the training runs side by side (median of the steps after WARMUP; compile: step 1 over a steady step)"
+      printf '%-62s %6s %6s %14s %7s %10s\n' variant micro steps tokens/s MFU compile_s
+      while IFS=$'\t' read -r v m n t f c; do printf '%-62s %6s %6s %14s %7s %10s\n' "$v" "$m" "$n" "$t" "$f" "$c"
+      done <"$WORK/variants.tsv"; } | tee -a "$WORK/summary.txt"
+fi
 # 4. Eval throughput (issue #14's GPU check), when EVAL_DATA names a folder holding gpt2-bpe/ (GPT-2's
 # encoder.json + vocab.bpe), wikitext-2/{test,valid}.txt and ptb/ptb.test.txt: GPT-2 124M (random
 # weights: speed does not depend on them) over WikiText-2 test, PTB test and 5,153 LAMBADA-format

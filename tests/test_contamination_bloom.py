@@ -364,26 +364,56 @@ def test_slices_built_apart_equal_the_whole_filter(items, parts):
     assert np.array_equal(together.bits, whole.bits) and together.items == items
 
 
-def test_many_spilled_runs_are_inserted_in_groups(monkeypatch):
+def test_many_spilled_runs_are_inserted_in_groups(monkeypatch, tmp_path):
     """The Bloom pass hands ``bloom_insert`` at most ``MAX_RUNS`` sorted runs at a time (past that the kernel would
-    fall back to plain order): grouped or not, the filter is the one built from all the items at once."""
-    from webtext.contamination import kernels
+    fall back to plain order) and copies about ``INSERT_ITEMS`` hashes at a time, from the shards' saved files:
+    grouped or not, in stretches or not, the filter is the one built from all the items at once."""
+    from webtext.contamination import kernels, scan
     from webtext.contamination.kernels import PARTITION_BITS, partition_order
-    from webtext.contamination.scan import _insert_range
+    from webtext.contamination.scan import _insert_range, _sorted_run
+    from webtext.contamination.table import save_npz
 
     rng = np.random.default_rng(7)
     batches = [rng.integers(0, 2**63, size=500, dtype=np.uint64) for _ in range(9)]
-    runs = []
-    for shard in (batches[:4], batches[4:]):  # two scan shards, each with its batches as sorted runs
+    files = []
+    for i, shard in enumerate((batches[:4], batches[4:])):  # two scan shards, each with its batches as sorted runs
         ordered = [partition_order(b) for b in shard]
         offsets = np.cumsum([0] + [len(o) for o, _ in ordered[:-1]])
         starts = np.stack([s + a for (_, s), a in zip(ordered, offsets, strict=True)])
-        runs.append((np.concatenate([o for o, _ in ordered]), starts))
+        np.concatenate([o for o, _ in ordered]).astype("<u8").tofile(tmp_path / f"{i}.u64")
+        save_npz(tmp_path / f"{i}.npz", starts=starts)
+        files.append((str(tmp_path / f"{i}.u64"), str(tmp_path / f"{i}.npz")))
     m, k = bloom_size(4500, 1e-6)
     whole = BloomFilter.empty(m, k, 8)
     whole.add(np.concatenate(batches))
-    for limit in (kernels.MAX_RUNS, 2):
+    for limit, stretch in ((kernels.MAX_RUNS, scan.INSERT_ITEMS), (2, scan.INSERT_ITEMS), (kernels.MAX_RUNS, 700),
+                           (3, 1)):
         monkeypatch.setattr(kernels, "MAX_RUNS", limit)
+        monkeypatch.setattr(scan, "INSERT_ITEMS", stretch)
+        runs = [_sorted_run(*f) for f in files]  # memory-mapped; the inserted pages are dropped on the way
         grouped = BloomFilter.empty(m, k, 8)
         _insert_range(grouped, runs, 0, 1 << PARTITION_BITS)
         assert np.array_equal(grouped.bits, whole.bits) and grouped.items == 4500
+        assert np.array_equal(np.sort(np.concatenate([r.hashes for r in runs])), np.sort(np.concatenate(batches)))
+
+
+def test_inserted_hashes_release_only_whole_pages_inside_their_range():
+    """``SortedRuns.release`` drops the pages wholly inside the hashes inserted, never a page that also holds hashes
+    of another range (those would only be read again, but it should not happen on every stretch)."""
+    import mmap
+
+    from webtext.contamination.scan import SortedRuns
+
+    calls = []
+
+    class Mapping:
+        def madvise(self, option, start, length):
+            calls.append((option, start, length))
+
+    per_page = mmap.PAGESIZE // 8
+    runs = SortedRuns(np.zeros(10 * per_page, dtype=np.uint64), np.zeros((1, 2), dtype=np.int64), Mapping())
+    runs.release(1, per_page + 1)  # no whole page inside
+    runs.release(1, 3 * per_page + 5)  # pages 1 and 2
+    runs.release(0, per_page)  # page 0
+    assert calls == [(mmap.MADV_DONTNEED, mmap.PAGESIZE, 2 * mmap.PAGESIZE), (mmap.MADV_DONTNEED, 0, mmap.PAGESIZE)]
+    SortedRuns(np.zeros(0, dtype=np.uint64), np.zeros((0, 2), dtype=np.int64)).release(0, 5)  # an empty file: no map

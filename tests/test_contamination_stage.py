@@ -815,3 +815,40 @@ def test_decontaminate_errors(deco, tmp_path, capsys):
     assert rc == 2 and "was not scanned" in capsys.readouterr().err
     assert main([*base, "--report", str(deco.report), "--method", "gpt3"]) == 0
     assert "decontaminate:" in capsys.readouterr().out
+
+
+def test_spilled_hashes_digest_is_that_of_the_file(bloom):
+    """The scan hashes its spill file's bytes as it writes them (no re-read after the scan): the manifest's sha256
+    of every ``.u64`` equals the file's, and the hits dataset verifies."""
+    from webtext.data import file_sha256, verify_dataset
+
+    out = bloom[0]
+    manifest = json.loads((out / "hits" / "_manifest.json").read_text())
+    entries = {e["path"]: e for shard in manifest["shards"] for e in shard["files"]}
+    spills = sorted((out / "hits").rglob("*.u64"))
+    assert spills
+    for path in spills:
+        assert entries[str(path.relative_to(out / "hits"))]["sha256"] == file_sha256(path)[0]
+    _, problems = verify_dataset(out / "hits")
+    assert problems == []
+
+
+def test_random_strings_drawn_ahead_are_those_the_report_checks(world, tmp_path, monkeypatch):
+    """The local runner draws the random strings while the corpus is scanned; the report takes them (none left
+    over), with the count the filter reports for the strings drawn in the report itself; a rerun over a finished
+    report draws none."""
+    from webtext.contamination import report as report_module
+    from webtext.contamination.bloom import BloomFilter, random_string_check
+
+    drawn = []
+    prefetch = report_module.prefetch_random_strings
+    monkeypatch.setattr(report_module, "prefetch_random_strings", lambda *a: (drawn.append(a), prefetch(*a)))
+    out = tmp_path / "report"
+    _, report = contamination(world, out, mode="bloom")
+    assert drawn == [(20_000, 8)] and report_module._PREFETCHED == {}
+    assert report["bloom"]["random_string_hits"] == random_string_check(BloomFilter.load(out / "corpus.bloom"), 20_000)
+    contamination(world, out, mode="bloom")
+    assert drawn == [(20_000, 8)]
+    with pytest.raises(ConfigError):  # a run that fails leaves no strings behind
+        contamination(world, tmp_path / "failed", mode="bloom", bloom=str(tmp_path / "missing.bloom"))
+    assert len(drawn) == 2 and report_module._PREFETCHED == {}

@@ -61,6 +61,28 @@ def test_a_kernel_missing_from_the_cache_compiles_with_the_probes_hidden(tmp_pat
     assert any(tmp_path.rglob("*.nbi"))  # compiled into the (empty) cache given
 
 
+WARMED_KERNEL_RUN = (
+    "import json, sys\n"
+    "from webtext import probes\n"
+    "from webtext.contamination.ngrams import hash_texts\n"
+    "from numba.core.runtime import nrt\n"
+    "warm = probes.warm_kernel_loading()\n"
+    "h = hash_texts(['one two three four five six seven eight nine'], 8).hashes\n"  # while the thread may still run
+    "warm.join()\n"
+    "print(json.dumps({'registries': 'numba.np.linalg' in sys.modules, 'runtime': nrt.rtsys._init,\n"
+    "                  'hashes': [int(x) for x in h]}))"
+)
+
+
+def test_kernel_loading_warmed_in_a_thread_gives_the_same_kernels():
+    """``warm_kernel_loading`` prepares numba's runtime in a thread while the main thread loads and runs a kernel
+    (the two meet at one lock): the same hashes, still without the registries, and the runtime initialised."""
+    _fresh(KERNEL_RUN)  # the cache holds the kernel
+    plain = _fresh(KERNEL_RUN)
+    got = _fresh(WARMED_KERNEL_RUN)
+    assert got == {"registries": False, "runtime": True, "hashes": plain["hashes"]}
+
+
 def test_pyarrow_converts_without_pandas_and_to_pandas_still_works():
     got = _fresh(
         "import json, sys\n"

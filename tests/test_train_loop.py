@@ -332,3 +332,36 @@ def test_batch_that_does_not_divide_over_processes_is_a_config_error(tokens_dir,
     err = capfd.readouterr().err
     assert rc == 2, err[-2000:]
     assert "configuration error" in err and "--batch-size" in err
+
+
+# ---------------------------------------------------------------------------------------------
+# torch.compile under FSDP2
+
+
+def test_compile_mode_reaches_every_compiled_region(tokens_dir, tmp_path, monkeypatch):
+    """--compile compiles each block and the head (final norm, head, loss) with --compile-mode; the regions are
+    recorded here instead of compiled (the compiled run itself is the slow test below)."""
+    compiled = []
+
+    def record(fn, mode=None, **kw):
+        compiled.append((getattr(fn, "__name__", type(fn).__name__), mode))
+        return fn
+
+    monkeypatch.setattr(torch, "compile", record)
+    assert train(tokens_dir, tmp_path / "run", 1, "--compile", "--compile-mode", "max-autotune-no-cudagraphs") == 0
+    assert compiled == [("Block", "max-autotune-no-cudagraphs")] * 2 + [("head", "max-autotune-no-cudagraphs")]
+    with pytest.raises(SystemExit) as exit_:  # argparse names the choices
+        train(tokens_dir, tmp_path / "bad", 1, "--compile", "--compile-mode", "fast")
+    assert exit_.value.code == 2
+
+
+@pytest.mark.slow  # ~1 min: inductor compiles 2 blocks and the head, forward and backward, on the CPU
+def test_compiled_training_gives_the_losses_of_eager_training(base_run, tokens_dir, tmp_path):
+    """The compiled regions run under FSDP2's hooks (the head's tied weight gathered by the root) and train as the
+    eager model does: the same losses up to float rounding, and a checkpoint an eager run resumes from."""
+    run = tmp_path / "compiled"
+    assert train(tokens_dir, run, 3, "--compile", "--checkpoint-every", "3") == 0
+    ref, got = losses(base_run), losses(run)
+    assert all(abs(got[s] - ref[s]) < 1e-4 for s in (1, 2, 3)), (got, ref)
+    assert train(tokens_dir, run, 4, "--resume") == 0  # an eager resume of the compiled run's checkpoint
+    assert abs(losses(run)[4] - ref[4]) < 1e-4

@@ -274,7 +274,8 @@ def test_eval_loss_refuses_another_tokenizer(base_run, tokens_dir, tmp_path, cap
 
 @pytest.mark.slow
 def test_compiled_loss_equals_the_eager_loss_and_its_gradients():
-    """--compile swaps in a compiled loss (no fp32 copy of the logits): same loss and gradients."""
+    """--compile swaps in a compiled head (final norm, head, loss: no fp32 copy of the logits): same loss, gradients
+    and logits."""
     torch.manual_seed(0)
     cfg = GPTConfig(n_layer=1, n_head=2, n_embd=32, block_size=16, vocab_size=100, pad_vocab_to=64)
     model = GPT(cfg)
@@ -283,9 +284,14 @@ def test_compiled_loss_equals_the_eager_loss_and_its_gradients():
     eager.backward()
     grad = model.lm_head.weight.grad.clone()
     model.zero_grad()
-    model.loss_fn = torch.compile(model.loss_fn)
+    with torch.no_grad():
+        eager_logits = model(idx)
+    model.head = torch.compile(model.head)
     compiled = model(idx, targets)
     compiled.backward()
     assert torch.allclose(compiled, eager, rtol=1e-5, atol=1e-6)
     assert torch.allclose(model.lm_head.weight.grad, grad, rtol=1e-4, atol=1e-6)
     assert grad[100:].abs().sum() == 0  # padded rows get no gradient through the loss
+    with torch.no_grad():
+        logits = model(idx)
+    assert logits.shape == (3, 16, 100) and torch.allclose(logits, eager_logits, rtol=1e-5, atol=1e-5)

@@ -18,6 +18,7 @@ import contextlib
 import functools
 import importlib
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from importlib.machinery import ModuleSpec
 from types import ModuleType
@@ -86,14 +87,41 @@ def njit(**options: Any) -> Callable[[F], F]:
 
 def _load_cached(cache: Any, sig: Any, target_context: Any) -> Any:
     """numba's ``Cache.load_overload`` without its ``target_context.refresh()`` (see ``njit``)."""
-    from numba.core.runtime import nrt
-
-    nrt.rtsys.initialize(target_context)  # what refresh() does first: the runtime's symbols, for the loaded code
+    _init_runtime(target_context)  # what refresh() does first: the runtime's symbols, for the loaded code
     loaded = cache._load_overload(sig, target_context)
     if loaded is None:  # a cache miss: numba compiles next, which needs the registries
         with hidden("scipy", "cffi"):
             target_context.refresh()
     return loaded
+
+
+_RUNTIME_LOCK = threading.Lock()
+
+
+def _init_runtime(target_context: Any) -> None:
+    """numba's runtime (NRT): its C helpers registered and its atomic operations compiled by LLVM (~40 ms), once per
+    process, whichever thread comes first (numba's own ``initialize`` takes no lock)."""
+    from numba.core.runtime import nrt
+
+    with _RUNTIME_LOCK:
+        nrt.rtsys.initialize(target_context)
+
+
+def warm_kernel_loading() -> threading.Thread:
+    """Start paying, in a daemon thread, what a process's first cached kernel load costs whatever the kernel (~0.1 s
+    measured: numba's runtime compiled by LLVM, which releases the GIL, and the array module that every kernel's
+    environment names when it is unpickled), so that it overlaps the main thread's reading of its input instead of
+    following it. The main thread's first load waits for whatever part is still running; nothing is done twice."""
+
+    def work() -> None:
+        from numba.core.registry import cpu_target
+
+        _init_runtime(cpu_target.target_context)
+        importlib.import_module("numba.np.arrayobj")
+
+    thread = threading.Thread(target=work, name="numba-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def skip_pandas_probe() -> None:

@@ -9,6 +9,7 @@ examples/, corpus.bloom). Each pass is resumable; reruns skip finished work.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -25,6 +26,7 @@ from webtext.errors import ConfigError
 from webtext.inputs import parquet_files
 from webtext.paths import side_dir, side_name
 from webtext.runner import Runner, ShardTask, input_identity, run_stage
+from webtext.runner.local import LocalRunner
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,23 @@ def _prepare_ngrams(cfg: ContaminationConfig, out: Path) -> tuple[str, list[str]
 
 
 def run_contamination(cfg: ContaminationConfig, out: Path, runner: Runner) -> Manifest:
+    """The stage's passes over ``cfg.inputs`` into ``out``. With the local runner (every task in this process) the
+    work every run needs whatever its input (numba's kernel loading, GPT-2's random strings) starts in threads
+    first, to overlap the reading of the inputs and benchmarks and the scan."""
+    from webtext.contamination.report import random_strings_ahead
+
+    ahead: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+    if isinstance(runner, LocalRunner):
+        from webtext import probes
+
+        probes.warm_kernel_loading()
+        if cfg.mode == "bloom" and cfg.random_check and Manifest.read(Path(out)) is None:  # the report will run
+            ahead = random_strings_ahead(cfg.random_check, cfg.ngram)
+    with ahead:
+        return _run_passes(cfg, Path(out), runner)
+
+
+def _run_passes(cfg: ContaminationConfig, out: Path, runner: Runner) -> Manifest:
     import numpy as np
 
     from webtext.contamination.bloom import (

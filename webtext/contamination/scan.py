@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
+import itertools
+import mmap
 import os
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import numpy as np
 
@@ -81,6 +84,7 @@ class _ShardScan:
     registers: np.ndarray = field(init=False)  # HyperLogLog of the corpus n-grams (Bloom mode)
     runs: list[np.ndarray] = field(default_factory=list)  # per spilled batch: where each partition starts
     written: int = 0  # hashes spilled so far
+    spill_sha256: Any = field(default_factory=hashlib.sha256, repr=False)  # of the bytes spilled so far
     rows: dict[str, list] = field(default_factory=lambda: {k: [] for k in hits_schema().names})
     counts: Counter[str] = field(default_factory=Counter)
     _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
@@ -108,7 +112,9 @@ class _ShardScan:
 
         hll_add(self.registers, hashes)
         ordered, starts = partition_order(hashes)
-        ordered.astype("<u8", copy=False).tofile(self.spill)
+        data = memoryview(ordered.astype("<u8", copy=False)).cast("B")
+        self.spill.write(data)
+        self.spill_sha256.update(data)  # here, not by re-reading the file after the scan (hashlib releases the GIL)
         return starts + offset
 
     def _collect(self) -> None:
@@ -183,6 +189,7 @@ def scan_shard(cfg: ContaminationConfig, table_file: str, dataset: Path, task: S
     main = Path(dataset) / part_name(task.index)
     side = side_dir(dataset, "found") / f"{task.index:05d}.npz"
     files = [main, side]
+    digests: dict[str, str] = {}
     with contextlib.ExitStack() as stack:  # the spill file appears only if the scan completes
         spill = None
         if task.payload.bloom_input:
@@ -194,6 +201,8 @@ def scan_shard(cfg: ContaminationConfig, table_file: str, dataset: Path, task: S
                 scan.add(batch, cfg.ngram)
         finally:
             scan.finish()
+        if spill is not None:
+            digests[str(files[-1])] = scan.spill_sha256.hexdigest()
     if spill is not None:
         files.append(side_dir(dataset, "ngrams") / f"{task.index:05d}.runs.npz")
         empty = np.zeros((0, (1 << PARTITION_BITS) + 1), np.int64)
@@ -203,7 +212,7 @@ def scan_shard(cfg: ContaminationConfig, table_file: str, dataset: Path, task: S
     save_npz(side, slots=slots, doc_freq=scan.doc_freq[slots], hll=scan.registers)
     counts = dict(scan.counts)
     counts["total"] = counts["kept"] = counts.get("documents", 0)  # every document is scanned; hits are extra rows
-    return ShardOutput(files=files, counts=counts, rows={str(main): len(scan.rows["id"])})
+    return ShardOutput(files=files, counts=counts, rows={str(main): len(scan.rows["id"])}, digests=digests)
 
 
 SPLIT_ITEMS = 1 << 20  # a whole filter for at least this many n-grams is built by 2 threads (see bloom_shard)
@@ -227,7 +236,7 @@ def bloom_shard(cfg: ContaminationConfig, m: int, k: int, planned: int, dataset:
     bloom = BloomFilter.empty(m, k, cfg.ngram, parts=(p0, p1))
     bloom.planned = planned
     runs = [_sorted_run(path, index) for path, index in zip(task.payload.hashes, task.payload.runs, strict=True)]
-    items = sum(int(starts[-1, -1]) for _, starts in runs if starts.size)
+    items = sum(int(r.starts[-1, -1]) for r in runs if r.starts.size)
     if (p0, p1) == (0, PARTITIONS) and items >= SPLIT_ITEMS and len(os.sched_getaffinity(0)) >= 2:
         mid = (p0 + p1) // 2
         upper = BloomFilter.empty(m, k, cfg.ngram, parts=(mid, p1))
@@ -244,29 +253,68 @@ def bloom_shard(cfg: ContaminationConfig, m: int, k: int, planned: int, dataset:
                                                      "kept": bloom.items}, digests={str(out): digest})
 
 
-def _sorted_run(path: str, index: str) -> tuple[np.ndarray, np.ndarray]:
+class SortedRuns(NamedTuple):
+    """A scan shard's saved n-gram hashes (read-only, memory-mapped) and where each partition starts in each of its
+    runs (``starts[run, partition]``, one column more for the end)."""
+
+    hashes: np.ndarray
+    starts: np.ndarray
+    mapping: mmap.mmap | None = None  # the map under ``hashes``, for dropping the pages already inserted
+
+    def release(self, start: int, stop: int) -> None:
+        """Drop the pages of hashes [start, stop) from this process (they stay in the page cache; a later read just
+        maps them again): the Bloom pass reads each hash once, so the shards' files need not all stay resident."""
+        if self.mapping is None:
+            return
+        first = -(-start * 8 // mmap.PAGESIZE) * mmap.PAGESIZE  # whole pages inside the range only
+        last = stop * 8 // mmap.PAGESIZE * mmap.PAGESIZE
+        if last > first:
+            self.mapping.madvise(mmap.MADV_DONTNEED, first, last - first)
+
+
+def _sorted_run(path: str, index: str) -> SortedRuns:
     """A scan shard's n-gram hashes (memory-mapped) and where each partition starts in each of its runs."""
     try:
         size = Path(path).stat().st_size
-        hashes = np.memmap(path, dtype="<u8", mode="r") if size else np.zeros(0, dtype=np.uint64)
         if size % 8:
             raise ValueError(f"{size} bytes is not a whole number of 8-byte hashes")
+        mapping = None
+        hashes = np.zeros(0, dtype=np.uint64)
+        if size:
+            with open(path, "rb") as f:
+                mapping = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            hashes = np.frombuffer(mapping, dtype="<u8")
         with np.load(index) as z:
             starts = z["starts"]
         if starts.size and starts[-1, -1] != len(hashes):
             raise ValueError(f"the run index covers {starts[-1, -1]} hashes, the file holds {len(hashes)}")
     except (OSError, ValueError, KeyError) as exc:
         raise ShardError(f"cannot read the scan's n-gram hashes: {exc}", path=path) from exc
-    return hashes, starts
+    return SortedRuns(hashes, starts, mapping)
 
 
-def _insert_range(bloom, runs: list[tuple[np.ndarray, np.ndarray]], p0: int, p1: int) -> None:
-    """Insert the hashes of partitions [p0, p1) of every shard's runs into ``bloom``, up to ``MAX_RUNS`` sorted runs
-    (spilled batches) per insert: each insert walks the filter once, partition by partition across its runs (more
-    runs than that in one insert would be taken in plain order, missing the cache)."""
+INSERT_ITEMS = 1 << 22  # hashes copied together for one insert (32 MiB): the copy is bounded, not the corpus's size
+
+
+def _insert_range(bloom, runs: list[SortedRuns], p0: int, p1: int) -> None:
+    """Insert the hashes of partitions [p0, p1) of every shard's runs into ``bloom``.
+
+    The range is taken in consecutive stretches of partitions of about ``INSERT_ITEMS`` hashes; each stretch's pieces
+    of all runs of all shards go into one insert (at most ``MAX_RUNS`` sorted runs each: more in one insert would be
+    taken in plain order, missing the cache), which walks the stretch of the filter partition by partition across the
+    runs. Copying only a stretch at a time bounds the extra memory, and the pages of the saved hashes already inserted
+    are dropped as the walk goes (``SortedRuns.release``), so a large corpus's hashes never all stay resident."""
     from webtext.contamination.kernels import MAX_RUNS
 
-    pieces = [hashes[a:b] for hashes, starts in runs
-              for a, b in zip(starts[:, p0], starts[:, p1], strict=True) if b > a]
-    for i in range(0, len(pieces), MAX_RUNS):
-        bloom.add(np.concatenate(pieces[i:i + MAX_RUNS]))
+    runs = [r for r in runs if r.starts.size]
+    items = sum(int((r.starts[:, p1] - r.starts[:, p0]).sum()) for r in runs)
+    stretches = max(1, min(p1 - p0, -(-items // INSERT_ITEMS)))
+    bounds = [p0 + (p1 - p0) * i // stretches for i in range(stretches + 1)]
+    for a, b in itertools.pairwise(bounds):
+        pieces = [(r, lo, hi) for r in runs for lo, hi in zip(r.starts[:, a].tolist(), r.starts[:, b].tolist(),
+                                                               strict=True) if hi > lo]
+        for i in range(0, len(pieces), MAX_RUNS):
+            group = pieces[i:i + MAX_RUNS]
+            bloom.add(np.concatenate([r.hashes[lo:hi] for r, lo, hi in group]))
+            for r, lo, hi in group:
+                r.release(lo, hi)

@@ -50,6 +50,10 @@ class TrainConfig:
                                                      "TorchTrainer with --nproc workers on the cluster")
     device: Literal["auto", "cpu", "cuda"] = opt("auto", "auto: CUDA when available")
     compile: bool = opt(False, "torch.compile the model")
+    compile_mode: Literal["default", "max-autotune-no-cudagraphs"] = opt(
+        "default", "with --compile: torch.compile's mode; max-autotune-no-cudagraphs benchmarks Triton matmul kernels "
+                   "(with fused bias/activation epilogues) against cuBLAS for every shape (minutes more of compiling; "
+                   "CUDA graphs stay off: FSDP2's hooks run between the compiled regions)")
     attention: Literal["auto", "cudnn", "flash", "efficient", "math"] = opt(
         "auto", "scaled-dot-product attention kernel tried first (the others stay as fall-backs); auto: PyTorch's "
                 "own choice")

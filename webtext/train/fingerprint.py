@@ -22,7 +22,8 @@ from typing import Any
 #: Settings that may differ between a run and its resume (left out of the fingerprint).
 EXECUTION_KNOBS = frozenset({
     "data",  # identified by its manifest digest instead of its path
-    "max_steps", "resume", "resume_changed", "nproc", "launcher", "device", "compile", "activation_checkpointing",
+    "max_steps", "resume", "resume_changed", "nproc", "launcher", "device", "compile", "compile_mode",
+    "activation_checkpointing",
     "micro_batch_size", "deterministic", "checkpoint_every", "keep_checkpoints", "max_skipped_steps", "log_every",
     "tensorboard", "peak_tflops", "attention",
     "inject_nan_steps",  # an old test hook, leaving TrainConfig: listed so fingerprints stay when it goes

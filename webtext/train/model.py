@@ -99,9 +99,6 @@ class GPT(nn.Module):
         })
         self.lm_head = nn.Linear(cfg.n_embd, cfg.padded_vocab, bias=False)
         self.lm_head.weight = self.transformer.wte.weight  # tied, as in GPT-2
-        # The loss as a swappable function: parallelize() compiles it, so the fp32 copy of the
-        # (batch, time, vocab) logits is never materialised (it costs more than the head's matmul).
-        self.loss_fn = cross_entropy
         if not any(p.is_meta for p in self.parameters()):
             self.init_weights()
 
@@ -156,10 +153,17 @@ class GPT(nn.Module):
         x = self.transformer.wte(idx) + self.transformer.wpe(pos)
         for block in self.transformer.h:
             x = block(x)
+        return self.head(x, targets)
+
+    def head(self, x: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
+        """The final layer norm, the output head and, with ``targets``, the loss: one function, which
+        parallelize() compiles as a whole (the blocks are compiled one by one), so the fp32 copy of
+        the (batch, time, vocab) logits is never written out (it costs more than the head's matmul)
+        and the head's matmul is autotuned with the blocks' under ``--compile-mode max-autotune...``."""
         logits = self.lm_head(self.transformer.ln_f(x))
         if targets is None:
             return logits[..., : self.config.vocab_size]
-        return self.loss_fn(logits, targets, self.config.vocab_size)
+        return cross_entropy(logits, targets, self.config.vocab_size)
 
 
 def cross_entropy(logits: torch.Tensor, targets: torch.Tensor, vocab_size: int) -> torch.Tensor:

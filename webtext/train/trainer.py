@@ -183,7 +183,7 @@ class Trainer:
         cfg = self.cfg
         with torch.device("meta"):
             model = GPT(self.model_cfg)
-        model = parallelize(model, self.device, compile=cfg.compile,
+        model = parallelize(model, self.device, compile=cfg.compile, compile_mode=cfg.compile_mode,
                             activation_checkpointing=cfg.activation_checkpointing)
         model.to_empty(device=self.device)
         if model.lm_head.weight is not model.transformer.wte.weight:
