@@ -87,24 +87,14 @@ def njit(**options: Any) -> Callable[[F], F]:
 
 def _load_cached(cache: Any, sig: Any, target_context: Any) -> Any:
     """numba's ``Cache.load_overload`` without its ``target_context.refresh()`` (see ``njit``)."""
-    _init_runtime(target_context)  # what refresh() does first: the runtime's symbols, for the loaded code
+    from numba.core.runtime import nrt
+
+    nrt.rtsys.initialize(target_context)  # what refresh() does first: the runtime's symbols, for the loaded code
     loaded = cache._load_overload(sig, target_context)
     if loaded is None:  # a cache miss: numba compiles next, which needs the registries
         with hidden("scipy", "cffi"):
             target_context.refresh()
     return loaded
-
-
-_RUNTIME_LOCK = threading.Lock()
-
-
-def _init_runtime(target_context: Any) -> None:
-    """numba's runtime (NRT): its C helpers registered and its atomic operations compiled by LLVM (~40 ms), once per
-    process, whichever thread comes first (numba's own ``initialize`` takes no lock)."""
-    from numba.core.runtime import nrt
-
-    with _RUNTIME_LOCK:
-        nrt.rtsys.initialize(target_context)
 
 
 def warm_kernel_loading() -> threading.Thread:
@@ -114,10 +104,16 @@ def warm_kernel_loading() -> threading.Thread:
     following it. The main thread's first load waits for whatever part is still running; nothing is done twice."""
 
     def work() -> None:
+        from numba.core.compiler_lock import global_compiler_lock
         from numba.core.registry import cpu_target
+        from numba.core.runtime import nrt
 
-        _init_runtime(cpu_target.target_context)
-        importlib.import_module("numba.np.arrayobj")
+        # numba's compiler lock, which every cache load holds (``Dispatcher.compile``): this and a load in another
+        # thread take turns (numba's ``initialize`` has no lock of its own, and its LLVM finalisation expects this
+        # one), and the modules below are never imported by two threads at once
+        with global_compiler_lock:
+            nrt.rtsys.initialize(cpu_target.target_context)
+            importlib.import_module("numba.np.arrayobj")
 
     thread = threading.Thread(target=work, name="numba-warm-up", daemon=True)
     thread.start()
