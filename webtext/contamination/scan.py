@@ -264,12 +264,13 @@ class SortedRuns(NamedTuple):
     def release(self, start: int, stop: int) -> None:
         """Drop the pages of hashes [start, stop) from this process (they stay in the page cache; a later read just
         maps them again): the Bloom pass reads each hash once, so the shards' files need not all stay resident."""
-        if self.mapping is None:
+        advice = getattr(mmap, "MADV_DONTNEED", None)  # not on every platform (Windows): the pages then stay
+        if self.mapping is None or advice is None:
             return
         first = -(-start * 8 // mmap.PAGESIZE) * mmap.PAGESIZE  # whole pages inside the range only
         last = stop * 8 // mmap.PAGESIZE * mmap.PAGESIZE
         if last > first:
-            self.mapping.madvise(mmap.MADV_DONTNEED, first, last - first)
+            self.mapping.madvise(advice, first, last - first)
 
 
 def _sorted_run(path: str, index: str) -> SortedRuns:
