@@ -97,7 +97,6 @@ def _run_passes(cfg: ContaminationConfig, out: Path, runner: Runner) -> Manifest
     from webtext.contamination.report import report_task
     from webtext.contamination.scan import bloom_shard, scan_shard
 
-    out = Path(out)
     if cfg.bloom and Path(cfg.bloom).resolve().parent == out.resolve():
         raise ConfigError("bloom", f"{cfg.bloom} lies in --out {out}, whose report this run replaces: "
                                    "copy it elsewhere first")

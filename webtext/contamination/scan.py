@@ -189,21 +189,21 @@ def scan_shard(cfg: ContaminationConfig, table_file: str, dataset: Path, task: S
     main = Path(dataset) / part_name(task.index)
     side = side_dir(dataset, "found") / f"{task.index:05d}.npz"
     files = [main, side]
-    digests: dict[str, str] = {}
+    spill_path = side_dir(dataset, "ngrams") / f"{task.index:05d}.u64"
     with contextlib.ExitStack() as stack:  # the spill file appears only if the scan completes
         spill = None
         if task.payload.bloom_input:
-            files.append(side_dir(dataset, "ngrams") / f"{task.index:05d}.u64")
-            spill = stack.enter_context(open(stack.enter_context(atomic_path(files[-1])), "wb"))
+            files.append(spill_path)
+            spill = stack.enter_context(open(stack.enter_context(atomic_path(spill_path)), "wb"))
         scan = _ShardScan(table, task.payload.offset, spill, presence, task.payload.hash_threads)
         try:
             for batch in doc_batches(Path(task.payload.path), cfg.batch_rows):
                 scan.add(batch, cfg.ngram)
         finally:
             scan.finish()
-        if spill is not None:
-            digests[str(files[-1])] = scan.spill_sha256.hexdigest()
+    digests: dict[str, str] = {}
     if spill is not None:
+        digests[str(spill_path)] = scan.spill_sha256.hexdigest()  # of the bytes the spill thread wrote
         files.append(side_dir(dataset, "ngrams") / f"{task.index:05d}.runs.npz")
         empty = np.zeros((0, (1 << PARTITION_BITS) + 1), np.int64)
         save_npz(files[-1], starts=np.stack(scan.runs) if scan.runs else empty)
