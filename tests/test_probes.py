@@ -14,8 +14,8 @@ import pytest
 from webtext import probes
 
 
-def _fresh(code: str, env: dict[str, str] | None = None) -> dict:
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+def _fresh(code: str, env: dict[str, str] | None = None, timeout: float = 300) -> dict:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
                           env=None if env is None else {**os.environ, **env})
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -81,6 +81,23 @@ def test_kernel_loading_warmed_in_a_thread_gives_the_same_kernels():
     plain = _fresh(KERNEL_RUN)
     got = _fresh(WARMED_KERNEL_RUN)
     assert got == {"registries": False, "runtime": True, "hashes": plain["hashes"]}
+
+
+def test_kernel_loading_warmed_before_any_kernel_module_is_imported_does_not_deadlock():
+    """The warm-up thread may start before the main thread defines its first kernel: both then build numba's target
+    context and take its compiler lock, in the same order (taken the other way round they waited for each other
+    for ever). Several fresh processes, each well within its time."""
+    code = (
+        "import json\n"
+        "from webtext import probes\n"
+        "warm = probes.warm_kernel_loading()\n"
+        "from webtext.contamination.ngrams import hash_texts\n"
+        "h = hash_texts(['one two three four five six seven eight nine'], 8).hashes\n"
+        "warm.join()\n"
+        "print(json.dumps({'hashes': len(h)}))"
+    )
+    for _ in range(3):
+        assert _fresh(code, timeout=60) == {"hashes": 2}
 
 
 def test_pyarrow_converts_without_pandas_and_to_pandas_still_works():

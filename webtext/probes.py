@@ -99,20 +99,27 @@ def _load_cached(cache: Any, sig: Any, target_context: Any) -> Any:
 
 def warm_kernel_loading() -> threading.Thread:
     """Start paying, in a daemon thread, what a process's first cached kernel load costs whatever the kernel (~0.1 s
-    measured: numba's runtime compiled by LLVM, which releases the GIL, and the array module that every kernel's
-    environment names when it is unpickled), so that it overlaps the main thread's reading of its input instead of
-    following it. The main thread's first load waits for whatever part is still running; nothing is done twice."""
+    measured: numba's extension entry points, its runtime compiled by LLVM, which releases the GIL, and the array
+    module that every kernel's environment names when it is unpickled), so that it overlaps the main thread's
+    reading of its input instead of following it. The main thread's first load waits for whatever part is still
+    running; nothing is done twice. numba itself is imported here, in the calling thread, first."""
+    numba()  # not imported by two threads at once
+    from numba.core import entrypoints
+    from numba.core.compiler_lock import global_compiler_lock
+    from numba.core.registry import cpu_target
+    from numba.core.runtime import nrt
 
     def work() -> None:
-        from numba.core.compiler_lock import global_compiler_lock
-        from numba.core.registry import cpu_target
-        from numba.core.runtime import nrt
-
+        # Built first, outside the compiler lock: building it takes the property's lock, then the compiler lock,
+        # the order every thread takes them in (a dispatcher being defined in another thread builds it too).
+        context = cpu_target.target_context
         # numba's compiler lock, which every cache load holds (``Dispatcher.compile``): this and a load in another
         # thread take turns (numba's ``initialize`` has no lock of its own, and its LLVM finalisation expects this
-        # one), and the modules below are never imported by two threads at once
+        # one), the modules below are never imported by two threads at once, and no kernel is loaded or compiled
+        # before the extensions' entry points (scanned from every installed package's metadata, ~20 ms) are in.
         with global_compiler_lock:
-            nrt.rtsys.initialize(cpu_target.target_context)
+            entrypoints.init_all()
+            nrt.rtsys.initialize(context)
             importlib.import_module("numba.np.arrayobj")
 
     thread = threading.Thread(target=work, name="numba-warm-up", daemon=True)
