@@ -252,6 +252,17 @@ def checked_chars():
     trafilatura.utils.INVALID_XML_CHARS = original
 
 
+@pytest.fixture
+def fast_xpaths():
+    """trafilatura's regex XPaths rewritten as in the extraction child, restored afterwards."""
+    from webtext.extract.regex_xpaths import fast_regex_xpaths
+
+    swaps = fast_regex_xpaths()
+    assert len(swaps) > 0
+    yield swaps
+    swaps.undo()
+
+
 def _classes(html: str) -> list[tuple[str, str]]:
     from trafilatura.utils import load_html
 
@@ -302,7 +313,8 @@ def test_options_built_once_extract_what_trafilaturas_keywords_do():
 
 def test_native_class_lookup_extracts_the_same_text(request):
     """Real news pages and a page wrapped in a form: text, title and date are the same with the child's C-level lookup
-    as with lxml.html's own, and with the child's page check (``CheckedPage``) as without."""
+    as with lxml.html's own, with the child's page check (``CheckedPage``) as without, and with trafilatura's regex
+    XPaths rewritten (``regex_xpaths``) as with its own."""
     from webtext.extract.worker import xml_clean
 
     pages = _real_pages()
@@ -317,3 +329,5 @@ def test_native_class_lookup_extracts_the_same_text(request):
         chars.check(html if xml_clean(html) else None)
         got.append(extract_text(html, url, settings))
     assert got == expected
+    request.getfixturevalue("fast_xpaths")
+    assert [extract_text(html, url, settings) for url, html in pages] == expected

@@ -230,15 +230,18 @@ def _serve(conn: Any, settings: ExtractSettings) -> None:
     # language, which the stage never sets (it identifies languages itself, in its own process)
     sys.modules.setdefault("py3langid", None)  # type: ignore[arg-type]
     import htmldate  # noqa: F401 - imported once, before the first deadline starts
-    import trafilatura  # noqa: F401
+    import trafilatura.metadata  # noqa: F401 - trafilatura, with its title look-ups (their XPaths rewritten below)
 
-    # the ~47k objects of the imports live as long as the child: the collector need not walk them again and again
-    gc.freeze()
+    from webtext.extract.regex_xpaths import fast_regex_xpaths
 
     # module-level objects, changed only here, in the extraction child
     for parser in trafilatura_parsers():
         parser.set_element_class_lookup(native_class_lookup())
     chars = checked_page_chars()
+    fast_regex_xpaths()
+
+    # the ~47k objects of the imports live as long as the child: the collector need not walk them again and again
+    gc.freeze()
     rss = _Rss()
     conn.send(("ready", None))
     while True:
