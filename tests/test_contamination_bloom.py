@@ -77,6 +77,25 @@ def test_bloom_size_rejects_impossible_rates():
     assert bloom_size(0, 1e-3) == bloom_size(1, 1e-3)  # an empty corpus still gets a (tiny) filter
 
 
+@pytest.mark.parametrize("fp", [1e-8, 1e-4])
+def test_sizing_ahead_leaves_nothing_to_compute_and_sizes_the_same(fp, monkeypatch):
+    """``size_ahead`` before the item count is known: afterwards ``bloom_size`` for small and large counts adds no
+    occupancy moments and returns what it returns without the sizing ahead."""
+    from webtext.contamination import bloom
+
+    counts = [1, 1_000, 1_834_295, 10**7, 3 * 10**9]
+    monkeypatch.setattr(bloom, "_MOMENTS", {})
+    expected = [bloom_size(n, fp) for n in counts]
+    monkeypatch.setattr(bloom, "_MOMENTS", {})
+    thread = bloom.size_ahead(fp)
+    assert thread.daemon
+    thread.join(60)
+    assert not thread.is_alive() and bloom._MOMENTS
+    filled = {k: len(v) for k, v in bloom._MOMENTS.items()}
+    assert [bloom_size(n, fp) for n in counts] == expected
+    assert {k: len(v) for k, v in bloom._MOMENTS.items()} == filled
+
+
 def test_bound_grows_with_load_and_shrinks_with_bits():
     m, k = bloom_size(10_000, 1e-4)
     assert false_positive_bound(m, k, 5_000) < false_positive_bound(m, k, 10_000) < false_positive_bound(m, k, 20_000)

@@ -68,15 +68,18 @@ def _prepare_ngrams(cfg: ContaminationConfig, out: Path) -> tuple[str, list[str]
 
 def run_contamination(cfg: ContaminationConfig, out: Path, runner: Runner) -> Manifest:
     """The stage's passes over ``cfg.inputs`` into ``out``. With the local runner (every task in this process) the
-    work every run needs whatever its input (numba's kernel loading, GPT-2's random strings) starts in threads
-    first, to overlap the reading of the inputs and benchmarks and the scan."""
+    work every run needs whatever its input (numba's kernel loading, GPT-2's random strings, the Bloom filter's
+    sizing tables) starts in threads first, to overlap the reading of the inputs and benchmarks and the scan."""
     from webtext.contamination.report import random_strings_ahead
 
     ahead: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
     if isinstance(runner, LocalRunner):
         from webtext import probes
+        from webtext.contamination.bloom import size_ahead
 
         probes.warm_kernel_loading()
+        if cfg.mode == "bloom" and cfg.bloom is None:  # the run sizes a filter (also when it was built before)
+            size_ahead(cfg.fp_rate)
         if cfg.mode == "bloom" and cfg.random_check and Manifest.read(Path(out)) is None:  # the report will run
             ahead = random_strings_ahead(cfg.random_check, cfg.ngram)
     with ahead:
