@@ -437,9 +437,13 @@ def read_submission_tables(
     and counts as ``read_submissions``. Blocks of ~1 MiB stay in cache for the passes over them
     (2 MiB blocks took 5% less CPU on ``benchmarks/urls.py``, but its peak RSS grew by 17.7% from
     1M to 4M records instead of 5%)."""
+    from webtext.ahead import ahead
+
     path = Path(path)
     text = input_format(path) == "text"
-    for block, partial, offset in iter_blocks(path, compression_of(path), block_bytes):
+    # Read and decompressed in a thread (the decompressor releases the GIL) while this one parses: on
+    # benchmarks/urls.py that was a sixth of a map task's time on its critical path.
+    for block, partial, offset in ahead(iter_blocks(path, compression_of(path), block_bytes), name="dump-reader"):
         if text:
             yield _rows_table(list(parse_text_lines(block_lines(block), counts)))
             continue
