@@ -9,6 +9,7 @@ while it runs, so a rerun can tell a crawler that is still writing the WARC from
 from __future__ import annotations
 
 import fcntl
+import gc
 import json
 import os
 import socket
@@ -39,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     process = CrawlerProcess(settings, install_root_handler=True)
     process.crawl(UrlListSpider, partition=job["partition"], done=job.get("done", ""))
     process.start()
+    # The crawl is over and every file closed (the pipelines close with the spider). What scrapy and Twisted built is
+    # frozen out of the garbage collector before the interpreter exits, as ``webtext.cli.run`` does: the collections
+    # of interpreter shutdown took ~0.27 s of every crawl process (0.08 s frozen), on the stage's critical path.
+    gc.freeze()
     return 0
 
 
