@@ -74,6 +74,11 @@ class ContaminationConfig:
     batch_rows: int = opt(512, "documents hashed per batch (in Bloom mode a batch's spill overlaps the next "
                                "batch's hashing: smaller batches hide more of it)")
 
+    @property
+    def builds_bloom(self) -> bool:
+        """Whether a run builds the corpus's Bloom filter (Bloom mode without a saved filter to query)."""
+        return self.mode == "bloom" and self.bloom is None
+
     def validate(self, key: str) -> None:
         if not self.inputs:
             raise ConfigError(subkey(key, "inputs"), "no inputs given")

@@ -78,7 +78,7 @@ def run_contamination(cfg: ContaminationConfig, out: Path, runner: Runner) -> Ma
         from webtext.contamination.bloom import size_ahead
 
         probes.warm_kernel_loading()
-        if cfg.mode == "bloom" and cfg.bloom is None:  # the run sizes a filter (also when it was built before)
+        if cfg.builds_bloom:  # the run sizes a filter (also when it was built before)
             size_ahead(cfg.fp_rate)
         if cfg.mode == "bloom" and cfg.random_check and Manifest.read(Path(out)) is None:  # the report will run
             ahead = random_strings_ahead(cfg.random_check, cfg.ngram)
@@ -109,7 +109,7 @@ def _run_passes(cfg: ContaminationConfig, out: Path, runner: Runner) -> Manifest
     key, names, train_names = _prepare_ngrams(cfg, out)
     config = {**to_dict(cfg), "benchmark_digest": key, "files": [str(f) for f in files]}
     inputs = input_identities(files)
-    build_bloom = cfg.mode == "bloom" and cfg.bloom is None
+    build_bloom = cfg.builds_bloom
     # one shard at a time (the local runner) leaves a second core idle while a shard's text is hashed
     threads = 2 if runner.parallelism() == 1 and len(os.sched_getaffinity(0)) >= 2 else 1
     doc_tasks = [ShardTask(i, f.name, ScanInput(str(f), offsets[i], build_bloom, threads))
@@ -164,5 +164,5 @@ def _run_passes(cfg: ContaminationConfig, out: Path, runner: Runner) -> Manifest
         tasks=[ShardTask(0, "report", ReportInput(tuple(names), tuple(train_names), bloom_info))],
         shard_fn=functools.partial(report_task, cfg, out), runner=runner,
         side_dirs=["plots", "examples", "report.json", "report.md", "report.html", "corpus.bloom"],
-        parts=["hits", *(["bloom"] if cfg.mode == "bloom" and cfg.bloom is None else [])],
+        parts=["hits", *(["bloom"] if cfg.builds_bloom else [])],
     )

@@ -32,6 +32,7 @@ import numpy as np
 import orjson
 
 from webtext import probes
+from webtext.ahead import ahead
 from webtext.crawl.streams import Lines, block_lines, compression_of, iter_blocks
 from webtext.errors import ShardError
 
@@ -437,8 +438,6 @@ def read_submission_tables(
     and counts as ``read_submissions``. Blocks of ~1 MiB stay in cache for the passes over them
     (2 MiB blocks took 5% less CPU on ``benchmarks/urls.py``, but its peak RSS grew by 17.7% from
     1M to 4M records instead of 5%)."""
-    from webtext.ahead import ahead
-
     path = Path(path)
     text = input_format(path) == "text"
     # Read and decompressed in a thread (the decompressor releases the GIL) while this one parses: on
