@@ -25,7 +25,7 @@ from webtext.contamination.config import DecontaminateConfig
 from webtext.contamination.ngrams import hash_texts
 from webtext.contamination.table import NgramTable
 from webtext.contamination.tasks import DecontaminateInput
-from webtext.data import Manifest, ParquetStreamWriter, read_parquet, write_parquet
+from webtext.data import Manifest, ParquetStreamWriter, open_stream, read_parquet, stream_batches, write_parquet
 from webtext.docsets import check_columns, input_identities
 from webtext.errors import ConfigError
 from webtext.inputs import parquet_files
@@ -82,7 +82,6 @@ def decontaminate_shard(cfg: DecontaminateConfig, report: Path, ngram: int, data
                         task: ShardTask[DecontaminateInput]) -> ShardOutput:
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
     path = Path(task.payload.path)
     hits = read_parquet(report / "hits" / part_name(task.payload.report_index))
@@ -103,10 +102,10 @@ def decontaminate_shard(cfg: DecontaminateConfig, report: Path, ngram: int, data
             removed[k].append(v)
 
     main = Path(dataset) / part_name(task.index)
-    source = pq.ParquetFile(path, page_checksum_verification=True)
+    source = open_stream(path)
     writer = ParquetStreamWriter(main, source.schema_arrow)
     try:
-        for batch in source.iter_batches(batch_size=4096):
+        for batch in stream_batches(source, max_rows=4096):
             counts["documents"] += len(batch)
             ids = batch.column("id").to_pylist()
             hit_rows = [i for i, d in enumerate(ids) if d in flagged]

@@ -32,7 +32,7 @@ from webtext.contamination.kernels import HLL_BITS, PARTITION_BITS
 from webtext.contamination.ngrams import hash_texts
 from webtext.contamination.table import NgramTable, save_npz
 from webtext.contamination.tasks import ScanInput, SliceInput
-from webtext.data import write_parquet
+from webtext.data import open_stream, stream_batches, write_parquet
 from webtext.errors import ShardError
 from webtext.paths import atomic_path, file_stamp, part_name, side_dir
 from webtext.runner import ShardOutput, ShardTask
@@ -49,12 +49,11 @@ def hits_schema():
 def doc_batches(path: Path, batch_rows: int, extra: tuple[str, ...] = ("url", "karma")):
     """Record batches of a docs file with ``id``, ``text`` and whichever of ``extra`` it has."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     try:
-        source = pq.ParquetFile(path, page_checksum_verification=True)
+        source = open_stream(path)
         columns = ["id", "text", *[c for c in extra if c in source.schema_arrow.names]]
-        yield from source.iter_batches(batch_size=batch_rows, columns=columns)
+        yield from stream_batches(source, columns, max_rows=batch_rows)
     except (OSError, ValueError, pa.ArrowInvalid) as exc:
         raise ShardError(f"cannot read documents: {exc}", path=str(path)) from exc
 

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 from webtext import lifeline
 from webtext.config import to_dict
 from webtext.crawl.config import CrawlConfig
-from webtext.data import Manifest, ParquetWriterSet, read_parquet, write_parquet
+from webtext.data import Manifest, ParquetWriterSet, open_stream, read_parquet, stream_batches, write_parquet
 from webtext.errors import ConfigError, ShardError
 from webtext.inputs import parquet_files
 from webtext.paths import atomic_write_bytes, part_name, side_dir, side_name
@@ -90,7 +90,6 @@ def _input_schema(paths: list[Path]):
 def _input_batches(paths: list[Path], schema, batch_rows: int = 65_536):
     """Tables with ``schema`` (missing columns null) from Parquet folders/files or text files."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     def conform(table):
         columns = [table[f.name].cast(f.type) if f.name in table.column_names else pa.nulls(len(table), f.type)
@@ -101,9 +100,9 @@ def _input_batches(paths: list[Path], schema, batch_rows: int = 65_536):
         files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
         for f in files:
             if f.suffix == ".parquet":
-                source = pq.ParquetFile(f)
+                source = open_stream(f)
                 columns = [c for c in source.schema_arrow.names if c in schema.names]
-                for batch in source.iter_batches(batch_size=batch_rows, columns=columns):
+                for batch in stream_batches(source, columns, max_rows=batch_rows):
                     yield conform(pa.Table.from_batches([batch]))
             else:
                 urls = [s.strip() for s in f.read_text(encoding="utf-8").splitlines()]

@@ -27,7 +27,7 @@ from webtext.crawl.pushshift import SubmissionFilter, read_submission_tables
 from webtext.crawl.streams import COMPRESSIONS
 from webtext.crawl.url_columns import crc32_column, filter_url_column
 from webtext.crawl.urls import Blocklist, UrlFilter
-from webtext.data import Manifest, ParquetStreamWriter, ParquetWriterSet
+from webtext.data import Manifest, ParquetStreamWriter, ParquetWriterSet, open_stream, stream_batches
 from webtext.errors import ShardError
 from webtext.inputs import dump_files
 from webtext.paths import legacy_name, part_name, side_dir, side_name
@@ -326,14 +326,13 @@ def _read_subpass(files: list[str], n_buckets: int, passes: int, j: int):
     """The rows of a bucket whose URL falls in sub-pass ``j`` of ``passes`` (all rows if 1)."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
     schema = _bucket_schema()
     parts = []
     for f in files:
         try:
-            source = pq.ParquetFile(f, page_checksum_verification=True)
-            for batch in source.iter_batches(batch_size=65_536):
+            source = open_stream(f)
+            for batch in stream_batches(source, max_rows=65_536, max_bytes=16 << 20):
                 table = pa.Table.from_batches([batch]).cast(schema)
                 table = table.set_column(1, "url_raw", pc.coalesce(table["url_raw"], table["url"]))
                 if passes > 1:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from webtext.data import ParquetStreamWriter, write_parquet
+from webtext.data import ParquetStreamWriter, open_stream, stream_batches, write_parquet
 from webtext.dedup.tasks import FilterInput
 from webtext.errors import ShardError
 from webtext.paths import part_name, side_dir
@@ -38,11 +38,11 @@ def filter_shard(dataset: Path, task: ShardTask[FilterInput]) -> ShardOutput:
     main = Path(dataset) / part_name(task.index)
     side = side_dir(dataset, "duplicates") / part_name(task.index)
     try:
-        source = pq.ParquetFile(path, page_checksum_verification=True)
+        source = open_stream(path)
         writer = ParquetStreamWriter(main, source.schema_arrow)
         try:
             at = 0
-            for batch in source.iter_batches(batch_size=8192):
+            for batch in stream_batches(source, max_rows=8192):
                 keep = ~drop[at:at + len(batch)]
                 writer.write(pa.Table.from_batches([batch]).filter(pa.array(keep)))
                 at += len(batch)

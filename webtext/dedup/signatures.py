@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from webtext.data import ParquetStreamWriter, ParquetWriterSet
+from webtext.data import ParquetStreamWriter, ParquetWriterSet, open_stream, stream_batches
 from webtext.dedup.config import DedupConfig
 from webtext.errors import ShardError
 from webtext.paths import atomic_path, part_name, side_dir
@@ -93,13 +93,12 @@ class SignatureStore:
 def _text_batches(path: Path, batch_rows: int):
     """(ids, texts, karma) batches of a docs file; bad files and columns are ShardErrors."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     try:
-        source = pq.ParquetFile(path, page_checksum_verification=True)
+        source = open_stream(path)
         names = source.schema_arrow.names
         columns = ["id", "text"] + (["karma"] if "karma" in names else [])
-        for batch in source.iter_batches(batch_size=batch_rows, columns=columns):
+        for batch in stream_batches(source, columns, max_rows=batch_rows):
             ids = batch.column("id").cast(pa.string())
             texts = batch.column("text").cast(pa.large_string())
             karma = batch.column("karma").cast(pa.int64()) if "karma" in names else pa.nulls(len(batch), pa.int64())

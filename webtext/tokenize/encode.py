@@ -25,7 +25,7 @@ import numpy as np
 import regex
 
 from webtext.config import to_dict
-from webtext.data import Manifest
+from webtext.data import Manifest, open_stream, stream_batches
 from webtext.docsets import check_columns, input_identities, text_column_bytes
 from webtext.errors import ShardError
 from webtext.inputs import parquet_files
@@ -76,11 +76,10 @@ def text_batches(path: Path, batch_rows: int, counts: Counter[str]
     """(ids, texts, stored UTF-8 bytes of each text) batches; invalid UTF-8 decoded with
     replacement (counted)."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     try:
-        source = pq.ParquetFile(path, page_checksum_verification=True)
-        for batch in source.iter_batches(batch_size=batch_rows, columns=["id", "text"]):
+        source = open_stream(path)
+        for batch in stream_batches(source, ["id", "text"], max_rows=batch_rows):
             ids = batch.column("id").cast(pa.string()).to_pylist()
             raw = batch.column("text").cast(pa.large_binary()).to_pylist()
             texts = []
