@@ -123,14 +123,17 @@ def signature_shard(cfg: DedupConfig, bands: int, rows: int, dataset: Path, task
     meta = ParquetStreamWriter(meta_file, meta_schema())
     gid = offset
     try:
-        with atomic_path(npy) as tmp, ParquetWriterSet(compression="lz4") as parts:
-            sigs = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint32, shape=(n_rows, cfg.num_perm))
+        with atomic_path(npy) as tmp, open(tmp, "wb") as sigs, ParquetWriterSet(compression="lz4") as parts:
+            # Written in row order through the file, not a writable memory map: a map's dirty pages counted in
+            # this task's memory until the end, 0.5 kB a document (16 MiB for a 32k-document shard).
+            np.lib.format.write_array_header_1_0(sigs, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint32)),
+                                                        "fortran_order": False, "shape": (n_rows, cfg.num_perm)})
             for ids, texts, karma in _text_batches(path, cfg.batch_rows):
                 n = len(ids)
                 if gid + n > offset + n_rows:
                     raise ShardError(f"more rows than the file's footer promised ({n_rows})", path=str(path))
                 s = hasher.signatures(texts.to_pylist())
-                sigs[gid - offset:gid - offset + n] = s.values
+                sigs.write(np.ascontiguousarray(s.values, dtype=np.uint32).data)
                 gids = np.arange(gid, gid + n, dtype=np.int64)
                 meta.write(pa.table({
                     "gid": gids, "id": ids, "karma": karma, "exact": pa.array(s.exact, pa.binary(16)),
@@ -158,8 +161,6 @@ def signature_shard(cfg: DedupConfig, bands: int, rows: int, dataset: Path, task
                 gid += n
             if gid != offset + n_rows:
                 raise ShardError(f"{gid - offset} rows read, the file's footer promised {n_rows}", path=str(path))
-            sigs.flush()
-            del sigs
         meta.close()
     except BaseException:
         meta.abort()
