@@ -140,7 +140,8 @@ def test_ray_job_submit_runs_the_pipeline(tmp_path):
         assert refusal, logs[-3000:]
         assert not Path(refusal.group(1)).exists()
 
-        rc, logs = _submit(ray_bin, address, project, env, {**excludes, "env_vars": {"WEBTEXT_PROGRESS_SECONDS": "0"}},
+        job_env = {"WEBTEXT_PROGRESS_SECONDS": "0", "ARROW_DEFAULT_MEMORY_POOL": "jemalloc"}  # README's env_vars
+        rc, logs = _submit(ray_bin, address, project, env, {**excludes, "env_vars": job_env},
                            "webtext-build", "pipelines", "run", "cluster.yaml")
         assert rc == 0, logs[-3000:]
         assert "joining the Ray cluster" in logs and "urls: 2/2 shards" in logs and "Token authentication" not in logs

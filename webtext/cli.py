@@ -212,8 +212,10 @@ def verbosity(ns: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from webtext.arrow_memory import prefer_jemalloc
     from webtext.logs import setup_logging
 
+    prefer_jemalloc()  # before anything imports pyarrow: Arrow reads its pool's name once
     parser = build_parser()
     ns = parser.parse_args(argv)
     setup_logging(verbosity(ns))

@@ -180,8 +180,6 @@ class ParquetWriterSet:
 BATCH_BYTES = 4 << 20
 # Column chunks of a streamed file are read through a buffer of this size, page by page.
 _STREAM_BUFFER = 1 << 20
-# Arrow's unused memory is handed back to the system after this many bytes of streamed batches.
-_RELEASE_EVERY = 64 << 20
 
 
 def open_stream(path: Path | str) -> pq.ParquetFile:
@@ -218,22 +216,10 @@ def batch_rows(metadata: pq.FileMetaData, columns: Iterable[str] | None, max_row
 def stream_batches(source: pq.ParquetFile, columns: list[str] | None = None, *, max_rows: int = 65_536,
                    max_bytes: int = BATCH_BYTES) -> Iterator[pa.RecordBatch]:
     """The record batches of a file from ``open_stream``, each of at most ``max_rows`` rows and about
-    ``max_bytes`` of uncompressed data: memory bounded by the batch, not by the file or its row groups."""
-    import pyarrow as pa
-
+    ``max_bytes`` of uncompressed data: memory bounded by the batch, not by the file or its row groups (the
+    memory freed batches leave behind goes back to the system with ``webtext.arrow_memory``'s pool)."""
     rows = batch_rows(source.metadata, columns, max_rows, max_bytes)
-    pool = pa.default_memory_pool()
-    unreleased = 0
-    for batch in source.iter_batches(batch_size=rows, columns=columns):
-        yield batch
-        # Arrow's allocator (mimalloc) keeps the memory freed batches leave behind, and with batches of varying
-        # sizes decoded on several threads it kept asking the system for more: a stage's memory grew with its
-        # file (dedup's filter pass: +40 MiB from 25 to 100 MB of text). Handing it back every 64 MiB read keeps
-        # it flat; after every batch it cost the urls reduce ~20% (its next batches fault the pages in again).
-        unreleased += batch.nbytes
-        if unreleased >= _RELEASE_EVERY:
-            pool.release_unused()
-            unreleased = 0
+    yield from source.iter_batches(batch_size=rows, columns=columns)
 
 
 def read_parquet(path: Path, columns: list[str] | None = None) -> pa.Table:
