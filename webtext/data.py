@@ -195,19 +195,21 @@ def open_stream(path: Path | str) -> pq.ParquetFile:
     return pq.ParquetFile(path, page_checksum_verification=True, pre_buffer=False, buffer_size=_STREAM_BUFFER)
 
 
+def column_bytes(metadata: pq.FileMetaData, columns: Iterable[str] | None = None) -> int:
+    """Uncompressed bytes of these top-level columns (all if None; a nested one with all its leaves), from a
+    Parquet footer."""
+    wanted = None if columns is None else set(columns)
+    leaves = [i for i in range(metadata.num_columns)
+              if wanted is None or metadata.schema.column(i).path.split(".", 1)[0] in wanted]
+    return sum(metadata.row_group(g).column(i).total_uncompressed_size
+               for g in range(metadata.num_row_groups) for i in leaves)
+
+
 def batch_rows(metadata: pq.FileMetaData, columns: Iterable[str] | None, max_rows: int,
                max_bytes: int = BATCH_BYTES) -> int:
     """Rows per streamed batch: about ``max_bytes`` of the ``columns``' uncompressed data at the file's
     average row size (all columns if None), at most ``max_rows``, at least 1."""
-    wanted = None if columns is None else set(columns)
-    rows = size = 0
-    for g in range(metadata.num_row_groups):
-        group = metadata.row_group(g)
-        rows += group.num_rows
-        for c in range(group.num_columns):
-            chunk = group.column(c)
-            if wanted is None or chunk.path_in_schema.split(".", 1)[0] in wanted:
-                size += chunk.total_uncompressed_size
+    rows, size = metadata.num_rows, column_bytes(metadata, columns)
     if not rows or not size:
         return max(1, max_rows)
     return max(1, min(max_rows, max_bytes * rows // size))

@@ -48,9 +48,3 @@ def input_identities(files: list[Path]) -> list[dict]:
 
     datasets = sorted({f.parent for f in files if (f.parent / MANIFEST).exists()})
     return [input_identity(d) for d in datasets] + [input_identity(f) for f in files if f.parent not in datasets]
-
-
-def text_column_bytes(meta) -> int:
-    """Uncompressed bytes of the ``text`` column, from a Parquet footer (``FileMetaData``)."""
-    leaves = [i for i in range(meta.num_columns) if meta.schema.column(i).path == "text"]
-    return sum(meta.row_group(r).column(i).total_uncompressed_size for r in range(meta.num_row_groups) for i in leaves)

@@ -25,8 +25,8 @@ import numpy as np
 import regex
 
 from webtext.config import to_dict
-from webtext.data import Manifest, open_stream, stream_batches
-from webtext.docsets import check_columns, input_identities, text_column_bytes
+from webtext.data import Manifest, column_bytes, open_stream, stream_batches
+from webtext.docsets import check_columns, input_identities
 from webtext.errors import ShardError
 from webtext.inputs import parquet_files
 from webtext.runner import Runner, ShardOutput, ShardTask, run_stage
@@ -191,7 +191,7 @@ def plan_groups(files: list[Path], shard_tokens: int) -> list[list[Path]]:
     groups: list[list[Path]] = [[]]
     tokens = 0.0
     for f in files:
-        estimate = text_column_bytes(pq.ParquetFile(f).metadata) / BYTES_PER_TOKEN
+        estimate = column_bytes(pq.ParquetFile(f).metadata, ["text"]) / BYTES_PER_TOKEN
         if groups[-1] and tokens + estimate > shard_tokens:
             groups.append([])
             tokens = 0.0
@@ -229,7 +229,7 @@ def sample_texts(files: list[Path], sample_bytes: int) -> tuple[Iterator[str], i
     total_bytes = total_rows = 0
     for f in files:
         meta = pq.ParquetFile(f).metadata
-        total_bytes += text_column_bytes(meta)
+        total_bytes += column_bytes(meta, ["text"])
         total_rows += meta.num_rows
     stride = max(1, round(total_bytes / max(sample_bytes, 1)))
 
