@@ -224,6 +224,20 @@ def test_the_child_extracts_pages_with_and_without_control_characters_as_trafila
         assert extractor.extract(pages[1][1], pages[1][2]) == ("ok", expected[1])
 
 
+def test_pages_sent_as_their_utf8_bytes_extract_as_the_text():
+    # the stage passes the body a page was decoded from; the child must get back exactly the text (non-ASCII
+    # characters, a character outside the BMP, a control character, a lone surrogate from a lenient decoder)
+    texts = [normal(0).replace("<p>", "<p>Caf\u00e9 \u201cquoted\u201d \U0001f600 ", 2),
+             normal(1).replace("<p>", "<p>\x0b\u2014", 1), normal(2).replace("<p>", "<p>\ud800 ", 1)]
+    expected = {i: extract_text(html, None, ExtractSettings()) for i, html in enumerate(texts)}
+    assert all(result is not None for result in expected.values())
+    pages = [(i, html, None, html.encode("utf-8", "surrogatepass")) for i, html in enumerate(texts)]
+    with Extractor(ExtractSettings(), deadline=30.0) as extractor:
+        assert {key: result for key, _, result in extractor.map(pages)} == expected
+        # without the bytes, the same
+        assert {key: result for key, _, result in extractor.map([p[:3] for p in pages])} == expected
+
+
 @pytest.fixture
 def native_lookup():
     """lxml.html's element class lookup replaced as in the extraction child, restored afterwards."""

@@ -37,7 +37,10 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["DROP_REASONS", "QualityRules", "drop_reason", "language_of", "preload_language_model"]
+__all__ = [
+    "DROP_REASONS", "QualityRules", "drop_reason", "language_of", "preload_language_model", "tests_language",
+    "text_rules",
+]
 
 DROP_REASONS: tuple[str, ...] = (
     "too_few_words",
@@ -215,8 +218,8 @@ def preload_language_model() -> threading.Thread:
 
 @lru_cache(maxsize=4)
 def _classify(sample: str) -> tuple[str, float]:
-    # Cached: the stage asks for the language of a kept text twice (the non_english rule, then the lang column),
-    # and identification costs ~1-3 ms a text, about a tenth of the extraction itself.
+    # Cached: a caller of drop_reason that then wants the lang column asks twice for a kept text, and identification
+    # costs ~0.5-1 ms a text (the stage itself asks once, a batch at a time: webtext.extract.shard_rows).
     lang, confidence = _identifier().classify(sample)
     return lang, float(confidence)
 
@@ -229,20 +232,34 @@ def language_of(text: str) -> tuple[str, float]:
 # --- the rules -------------------------------------------------------------------------------------------------------
 
 
-def drop_reason(text: str, rules: QualityRules = QualityRules()) -> str | None:
-    """The first failing rule's name (one of ``DROP_REASONS``, checked in that order), or ``None`` to keep the text."""
+def text_rules(text: str, rules: QualityRules = QualityRules()) -> tuple[str | None, int]:
+    """Rules 1-5, everything but the language: (the first failing rule's name or ``None``, the word count the
+    language rule compares with ``min_language_words``)."""
     words = _word_count(text, max(rules.min_words, rules.interstitial_max_words, rules.min_language_words))
     if words < rules.min_words:
-        return "too_few_words"
+        return "too_few_words", words
     if rules.drop_interstitials and words < rules.interstitial_max_words and _is_interstitial(text):
-        return "interstitial"
+        return "interstitial", words
     if _symbol_ratio(text) > rules.max_symbol_ratio:
-        return "non_prose_symbols"
+        return "non_prose_symbols", words
     unpunctuated, repeated = _line_stats(text)
     if unpunctuated > rules.max_unpunctuated_lines:
-        return "non_prose_lines"
+        return "non_prose_lines", words
     if repeated > rules.max_repeated_lines:
-        return "repeated_lines"
-    if rules.languages and words >= rules.min_language_words and language_of(text)[0] not in rules.languages:
+        return "repeated_lines", words
+    return None, words
+
+
+def tests_language(words: int, rules: QualityRules) -> bool:
+    """Whether rule 6 looks at a text of ``words`` words (a language list is set and the text is long enough)."""
+    return bool(rules.languages) and words >= rules.min_language_words
+
+
+def drop_reason(text: str, rules: QualityRules = QualityRules()) -> str | None:
+    """The first failing rule's name (one of ``DROP_REASONS``, checked in that order), or ``None`` to keep the text."""
+    reason, words = text_rules(text, rules)
+    if reason is not None:
+        return reason
+    if tests_language(words, rules) and language_of(text)[0] not in rules.languages:
         return "non_english"
     return None

@@ -112,23 +112,23 @@ class WarcInput:
 def extract_shard(cfg: ExtractConfig, dataset: Path, task: ShardTask[WarcInput]) -> ShardOutput:
     """One WARC file -> ``part-NNNNN.parquet`` (docs) and ``__dropped/part-NNNNN.parquet``."""
     import pyarrow as pa
-    from warcio.archiveiterator import ArchiveIterator
     from warcio.exceptions import ArchiveLoadFailed
 
-    from webtext.extract.cleaning import drop_reason, language_of, preload_language_model
+    from webtext.extract.cleaning import preload_language_model, text_rules
     from webtext.extract.decode import decode_html, sniff_binary
+    from webtext.extract.shard_rows import ShardRows
+    from webtext.extract.warc_reader import FastArchiveIterator
 
     path = Path(task.payload.path)
     rules = cfg.quality_rules()
     counts: Counter[str] = Counter()
     timings: dict[str, float] = {}
-    docs: list[dict[str, Any]] = []
-    dropped: list[dict[str, Any]] = []
+    ordered = ShardRows(rules if cfg.quality_filters else None, counts)
 
     def drop(url: str, offset: int, reason: str, detail: str | None = None, n_words: int | None = None) -> None:
         counts["dropped_" + reason] += 1
-        dropped.append({"id": doc_id(url), "url": url, "reason": reason, "detail": detail, "n_words": n_words,
-                        "warc_file": path.name, "warc_offset": offset})
+        ordered.drop({"id": doc_id(url), "url": url, "reason": reason, "detail": detail, "n_words": n_words,
+                   "warc_file": path.name, "warc_offset": offset})
 
     extractor = _extractor(cfg)
     # One-time start-ups (~0.5 s each: the extraction process, the language model, pyarrow's first table) run side by
@@ -141,8 +141,9 @@ def extract_shard(cfg: ExtractConfig, dataset: Path, task: ShardTask[WarcInput])
     restarts_before, waited_before, crashes_before = extractor.restarts, extractor.wait_seconds, extractor.crash_retries
     start = time.perf_counter()
 
-    def pages(records: ArchiveIterator) -> Iterator[tuple[tuple[str, int, dict[str, Any]], str, str]]:
-        """((url, offset, fetch-log row), html, url) of every record that passes the checks; the others dropped."""
+    def pages(records: FastArchiveIterator) -> Iterator[tuple[tuple[str, int, dict[str, Any]], str, str, bytes | None]]:
+        """((url, offset, fetch-log row), html, url, the body if it is html in UTF-8) of every record that passes the
+        checks; the others dropped."""
         for rec in records:
             if rec.rec_type != "response":
                 continue
@@ -177,13 +178,16 @@ def extract_shard(cfg: ExtractConfig, dataset: Path, task: ShardTask[WarcInput])
             if kind is not None:
                 drop(url, offset, "not_html", f"{kind} bytes served as {mime or 'no type'}")
                 continue
-            html, _encoding = decode_html(body, ctype)
-            yield (url, offset, known), html, url
+            html, encoding = decode_html(body, ctype)
+            # a page decoded as UTF-8 goes to the extraction child as these bytes, not encoded again (worker.Outgoing)
+            yield (url, offset, known), html, url, body if encoding == "utf-8" else None
+        # the file is read: the candidates held so far are identified while the child extracts the last page
+        ordered.finish()
 
     with open(path, "rb") as f:
         try:
             # Records are read and decoded, and results cleaned, while the extraction child works on the next page.
-            for (url, offset, known), disposition, result in extractor.map(pages(ArchiveIterator(f))):
+            for (url, offset, known), disposition, result in extractor.map(pages(FastArchiveIterator(f))):
                 if disposition == "timeout":
                     drop(url, offset, "timeout", f"> {cfg.doc_timeout} s")
                     continue
@@ -198,16 +202,18 @@ def extract_shard(cfg: ExtractConfig, dataset: Path, task: ShardTask[WarcInput])
                     continue
                 text = result["text"]
                 n_words = len(text.split())
-                reason = drop_reason(text, rules) if cfg.quality_filters else None
+                reason, words = text_rules(text, rules) if cfg.quality_filters else (None, n_words)
                 if reason is not None:
                     drop(url, offset, reason, None, n_words)
                     continue
-                docs.append({
+                # the language (rule 6 and the lang column) is filled in a batch at a time (ShardRows)
+                ordered.candidate({
                     "id": doc_id(url), "url": url, "domain": _domain(url), "text": text, "title": result["title"],
                     "date": result["date"], "karma": known.get("karma"), "subreddits": known.get("subreddits"),
-                    "n_chars": len(text), "n_words": n_words, "lang": language_of(text)[0],
+                    "n_chars": len(text), "n_words": n_words, "lang": None,
                     "warc_file": path.name, "warc_offset": offset,
-                })
+                }, text, words)
+            ordered.finish()
         except ArchiveLoadFailed as exc:
             raise ShardError(f"not a readable WARC file: {exc}", path=str(path)) from exc
         counts["worker_restarts"] = extractor.restarts - restarts_before
@@ -216,6 +222,7 @@ def extract_shard(cfg: ExtractConfig, dataset: Path, task: ShardTask[WarcInput])
     # the part of it spent waiting for trafilatura: the rest is this process's own work (reading, decoding,
     # cleaning, language identification) that did not overlap with extraction
     timings["extract_wait_seconds"] = round(extractor.wait_seconds - waited_before, 3)
+    docs, dropped = ordered.docs, ordered.dropped
     counts["kept"] = len(docs)
     counts["total"] = counts["records"]
     main = dataset / part_name(task.index)
