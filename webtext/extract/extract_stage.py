@@ -128,7 +128,7 @@ def extract_shard(cfg: ExtractConfig, dataset: Path, task: ShardTask[WarcInput])
     def drop(url: str, offset: int, reason: str, detail: str | None = None, n_words: int | None = None) -> None:
         counts["dropped_" + reason] += 1
         ordered.drop({"id": doc_id(url), "url": url, "reason": reason, "detail": detail, "n_words": n_words,
-                   "warc_file": path.name, "warc_offset": offset})
+                      "warc_file": path.name, "warc_offset": offset})
 
     extractor = _extractor(cfg)
     # One-time start-ups (~0.5 s each: the extraction process, the language model, pyarrow's first table) run side by
