@@ -30,7 +30,7 @@ def _run(rules: QualityRules | None, texts: list[str]) -> tuple[ShardRows, Count
             counts["dropped_" + reason] += 1
             rows.drop({"id": f"d{i}", "reason": reason, "warc_offset": i})
         else:
-            rows.candidate(_doc(i, text), text, words)
+            rows.candidate(_doc(i, text), words)
     rows.finish()
     return rows, counts
 
@@ -71,9 +71,9 @@ def test_rows_wait_until_a_batch_is_full(monkeypatch):
     monkeypatch.setattr(shard_rows, "LANGUAGE_BATCH", 2)
     rows = ShardRows(QualityRules(), Counter())
     rows.drop({"id": "first"})  # nothing held yet: out at once
-    rows.candidate(_doc(1, PROSE), PROSE, 200)
+    rows.candidate(_doc(1, PROSE), 200)
     rows.drop({"id": "after"})  # behind a held candidate: held too, to keep the order
     assert [r["id"] for r in rows.dropped] == ["first"] and not rows.docs
-    rows.candidate(_doc(2, PROSE), PROSE, 200)  # the batch is full: identified and released
+    rows.candidate(_doc(2, PROSE), 200)  # the batch is full: identified and released
     assert [r["id"] for r in rows.dropped] == ["first", "after"]
     assert [d["id"] for d in rows.docs] == ["d1", "d2"]

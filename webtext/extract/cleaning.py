@@ -80,9 +80,10 @@ class QualityRules:
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
 
-def _word_count(text: str, enough: int) -> int:
-    """Whitespace tokens; when under ``enough``, CJK characters are added, one word each (only then: it is slower)."""
-    n = len(text.split())
+def _word_count(text: str, enough: int, tokens: int | None = None) -> int:
+    """Whitespace tokens (``tokens``, if the caller has counted them); when under ``enough``, CJK characters are added,
+    one word each (only then: it is slower)."""
+    n = len(text.split()) if tokens is None else tokens
     if n < enough:
         n += len(_CJK.findall(text))
     return n
@@ -232,10 +233,10 @@ def language_of(text: str) -> tuple[str, float]:
 # --- the rules -------------------------------------------------------------------------------------------------------
 
 
-def text_rules(text: str, rules: QualityRules = QualityRules()) -> tuple[str | None, int]:
+def text_rules(text: str, rules: QualityRules = QualityRules(), tokens: int | None = None) -> tuple[str | None, int]:
     """Rules 1-5, everything but the language: (the first failing rule's name or ``None``, the word count the
-    language rule compares with ``min_language_words``)."""
-    words = _word_count(text, max(rules.min_words, rules.interstitial_max_words, rules.min_language_words))
+    language rule compares with ``min_language_words``). ``tokens``: ``len(text.split())`` if the caller has it."""
+    words = _word_count(text, max(rules.min_words, rules.interstitial_max_words, rules.min_language_words), tokens)
     if words < rules.min_words:
         return "too_few_words", words
     if rules.drop_interstitials and words < rules.interstitial_max_words and _is_interstitial(text):

@@ -116,7 +116,7 @@ def extract_shard(cfg: ExtractConfig, dataset: Path, task: ShardTask[WarcInput])
 
     from webtext.extract.cleaning import preload_language_model, text_rules
     from webtext.extract.decode import decode_html, sniff_binary
-    from webtext.extract.shard_rows import ShardRows
+    from webtext.extract.shard_rows import ShardRows, dropped_row
     from webtext.extract.warc_reader import FastArchiveIterator
 
     path = Path(task.payload.path)
@@ -127,8 +127,7 @@ def extract_shard(cfg: ExtractConfig, dataset: Path, task: ShardTask[WarcInput])
 
     def drop(url: str, offset: int, reason: str, detail: str | None = None, n_words: int | None = None) -> None:
         counts["dropped_" + reason] += 1
-        ordered.drop({"id": doc_id(url), "url": url, "reason": reason, "detail": detail, "n_words": n_words,
-                      "warc_file": path.name, "warc_offset": offset})
+        ordered.drop(dropped_row(doc_id(url), url, reason, detail, n_words, path.name, offset))
 
     extractor = _extractor(cfg)
     # One-time start-ups (~0.5 s each: the extraction process, the language model, pyarrow's first table) run side by
@@ -202,7 +201,7 @@ def extract_shard(cfg: ExtractConfig, dataset: Path, task: ShardTask[WarcInput])
                     continue
                 text = result["text"]
                 n_words = len(text.split())
-                reason, words = text_rules(text, rules) if cfg.quality_filters else (None, n_words)
+                reason, words = text_rules(text, rules, n_words) if cfg.quality_filters else (None, n_words)
                 if reason is not None:
                     drop(url, offset, reason, None, n_words)
                     continue
@@ -212,7 +211,7 @@ def extract_shard(cfg: ExtractConfig, dataset: Path, task: ShardTask[WarcInput])
                     "date": result["date"], "karma": known.get("karma"), "subreddits": known.get("subreddits"),
                     "n_chars": len(text), "n_words": n_words, "lang": None,
                     "warc_file": path.name, "warc_offset": offset,
-                }, text, words)
+                }, words)
             ordered.finish()
         except ArchiveLoadFailed as exc:
             raise ShardError(f"not a readable WARC file: {exc}", path=str(path)) from exc

@@ -16,10 +16,17 @@ from typing import Any
 
 from webtext.extract.cleaning import QualityRules, language_of, tests_language
 
-__all__ = ["LANGUAGE_BATCH", "ShardRows"]
+__all__ = ["LANGUAGE_BATCH", "ShardRows", "dropped_row"]
 
 LANGUAGE_BATCH = 256
 """Candidates identified together (the shard keeps its docs in memory until it is written anyway)."""
+
+
+def dropped_row(doc_id: str, url: str, reason: str, detail: str | None, n_words: int | None, warc_file: str,
+                warc_offset: int) -> dict[str, Any]:
+    """A row of the ``__dropped`` side files (``extract_stage.dropped_schema``)."""
+    return {"id": doc_id, "url": url, "reason": reason, "detail": detail, "n_words": n_words, "warc_file": warc_file,
+            "warc_offset": warc_offset}
 
 
 class ShardRows:
@@ -34,20 +41,20 @@ class ShardRows:
         self.counts = counts
         self.docs: list[dict[str, Any]] = []
         self.dropped: list[dict[str, Any]] = []
-        # (row, text, words) in record order since the first candidate not yet identified; text None: a dropped row
-        self._held: list[tuple[dict[str, Any], str | None, int]] = []
+        # (row, words) in record order since the first candidate not yet identified; words None: a dropped row
+        self._held: list[tuple[dict[str, Any], int | None]] = []
         self._candidates = 0
 
     def drop(self, row: dict[str, Any]) -> None:
         """A dropped row (its reason already counted by the caller)."""
         if self._held:
-            self._held.append((row, None, 0))
+            self._held.append((row, None))
         else:
             self.dropped.append(row)
 
-    def candidate(self, row: dict[str, Any], text: str, words: int) -> None:
-        """A docs row whose text passed rules 1-5 (``words``: their word count); kept or dropped once identified."""
-        self._held.append((row, text, words))
+    def candidate(self, row: dict[str, Any], words: int) -> None:
+        """A docs row whose ``text`` passed rules 1-5 (``words``: their word count); kept or dropped once identified."""
+        self._held.append((row, words))
         self._candidates += 1
         if self._candidates >= LANGUAGE_BATCH:
             self.finish()
@@ -55,15 +62,14 @@ class ShardRows:
     def finish(self) -> None:
         """Identify every candidate held and release the rows in order."""
         held, self._held, self._candidates = self._held, [], 0
-        languages = [language_of(text)[0] if text is not None else "" for _, text, _ in held]  # back to back
-        for (row, text, words), lang in zip(held, languages, strict=True):
-            if text is None:
+        languages = [language_of(row["text"])[0] if words is not None else "" for row, words in held]  # back to back
+        for (row, words), lang in zip(held, languages, strict=True):
+            if words is None:
                 self.dropped.append(row)
             elif self.rules is not None and tests_language(words, self.rules) and lang not in self.rules.languages:
                 self.counts["dropped_non_english"] += 1
-                self.dropped.append({"id": row["id"], "url": row["url"], "reason": "non_english", "detail": None,
-                                     "n_words": row["n_words"], "warc_file": row["warc_file"],
-                                     "warc_offset": row["warc_offset"]})
+                self.dropped.append(dropped_row(row["id"], row["url"], "non_english", None, row["n_words"],
+                                                row["warc_file"], row["warc_offset"]))
             else:
                 row["lang"] = lang
                 self.docs.append(row)

@@ -44,4 +44,4 @@ class FastArchiveIterator(ArchiveIterator):
         super().__init__(fileobj, **kwargs)
         if _INFLATE is not None:
             # nothing has been read yet: the reader warcio made is replaced before its first block
-            self.reader = _IsalMembersReader(self.fh, block_size=kwargs.get("block_size", self.reader.block_size))
+            self.reader = _IsalMembersReader(self.fh, block_size=self.reader.block_size)
